@@ -8,6 +8,9 @@ import picocli.CommandLine.Command;
         description = "DeepSeek V4 inference in pure Java.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                TokenizeCommand.class, DetokenizeCommand.class,
+                GenerateCommand.class, LogitsCommand.class, InspectCommand.class,
+                EncodeCommand.class, ParseCommand.class,
         })
 public final class Main {
 

@@ -4,6 +4,13 @@ package dev.moe4j.tensor;
  * A weight matrix W of shape [rows = output features, cols = input features] over its stored bytes
  * (FP8 e4m3 with block scales, FP4 e2m1 with 1×32 scales, BF16, F32), dequantised on the fly with
  * float32 accumulation. The implementation is chosen once, at load, by {@link Matrices#of}.
+ *
+ * <p>Every method is single-threaded and works on a range of rows, so disjoint ranges may run on different
+ * threads at once. Parallelism is the caller's: {@code Parallel.forRange(m.rows(), (r0, r1) -> m.matvec(x, 0,
+ * y, 0, r0, r1))} (see {@link Parallel}); one parallel region can also cover several independent matrices.
+ *
+ * <p>Results do not depend on how rows are split, nor on whether the JIT has compiled the kernel yet, and
+ * {@link #matmul} gives bit for bit the same values as {@link #matvec} on each input row.
  */
 public interface Matrix {
 
@@ -22,23 +29,28 @@ public interface Matrix {
         matvec(x, xOff, y, yOff, 0, rows());
     }
 
-    /** Rows {@code [r0, r1)} only: {@code y[yOff + r] = Σ_c W[r][c] · x[xOff + c]} (absolute row index r). */
+    /**
+     * Rows {@code [r0, r1)} only: {@code y[yOff + r] = Σ_c W[r][c] · x[xOff + c]} (absolute row index r).
+     * Allocation-free.
+     */
     void matvec(float[] x, int xOff, float[] y, int yOff, int r0, int r1);
 
     /** {@code Y[n, rows] = X[n, cols] · Wᵀ}, both row-major starting at index 0. */
     default void matmul(float[] x, int n, float[] y) {
-        for (int t = 0; t < n; t++) {
-            matvec(x, t * cols(), y, t * rows());
-        }
+        matmul(x, n, y, 0, rows());
     }
+
+    /**
+     * Rows {@code [r0, r1)} of {@code Y[n, rows] = X[n, cols] · Wᵀ}: {@code y[t·rows + r] = Σ_c W[r][c] ·
+     * x[t·cols + c]}. Each weight row is dequantised once per tile of input rows into a scratch array of about
+     * {@code cols} floats that this call allocates (so that concurrent calls on other row ranges share
+     * nothing), then dotted with every input row of the tile.
+     */
+    void matmul(float[] x, int n, float[] y, int r0, int r1);
 
     /** Writes the dequantised row r (cols values) to {@code out[off ...]}. */
     void row(int r, float[] out, int off);
 
-    /** One dequantised element (slow; for tests and diagnostics). */
-    default float get(int r, int c) {
-        float[] tmp = new float[cols()];
-        row(r, tmp, 0);
-        return tmp[c];
-    }
+    /** One dequantised element. */
+    float get(int r, int c);
 }

@@ -1,0 +1,110 @@
+package dev.moe4j.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The model commands' contract: inspect, logits, generate. */
+class ModelCommandsTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Test
+    void inspectFlashConfigOnly() throws Exception {
+        CliRun r = CliRun.of("inspect", "--model", Fixtures.dir("fixtures/configs/v4-flash").toString(), "--json");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode j = JSON.readTree(r.out());
+        assertEquals(69_187, j.get("tensors").asLong());
+        assertEquals(284.33, j.get("parameters").asLong() / 1e9, 0.005);
+        assertEquals(13.27, j.get("activated_parameters").asLong() / 1e9, 0.005);
+        assertEquals(6.61, j.get("mtp_parameters").asLong() / 1e9, 0.005);
+        // fp8_ds_mla layout, dossier §7.11: 21·(584+68)/4 + 20·584/128
+        assertEquals(3514.25, j.get("kv_bytes_per_token_fp8_layout").asDouble(), 1e-9);
+        assertEquals(0, j.get("tensors_in_files").asLong());
+    }
+
+    @Test
+    void inspectPro() throws Exception {
+        CliRun r = CliRun.of("inspect", "--model", Fixtures.dir("fixtures/configs/v4-pro").toString(), "--json");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode j = JSON.readTree(r.out());
+        assertEquals(145_116, j.get("tensors").asLong());
+        assertEquals(1573.0, j.get("parameters").asLong() / 1e9, 0.05);
+        assertEquals(48.85, j.get("activated_parameters").asLong() / 1e9, 0.005);
+    }
+
+    @Test
+    void logitsMatchGoldenInFloatMode(@TempDir Path tmp) throws Exception {
+        Path ck = Fixtures.dir("fixtures/v4-tiny");
+        JsonNode p = JSON.readTree(ck.resolve("golden/golden.json").toFile()).get("prompts").get(0);
+        StringBuilder ids = new StringBuilder();
+        for (JsonNode t : p.get("tokens")) ids.append(ids.isEmpty() ? "" : ",").append(t.asInt());
+        Path out = tmp.resolve("l.json");
+        CliRun r = CliRun.of("logits", "--model", ck.toString(), "--tokens", ids.toString(), "--numerics", "float",
+                "--path", "decode", "--out", out.toString());
+        assertEquals(0, r.exit(), r.err());
+        JsonNode j = JSON.readTree(out.toFile());
+        assertEquals(p.get("tokens").size(), j.get("tokens").size());
+        assertEquals(p.get("tokens").size() - 1, j.get("positions").get(0).asInt());
+        JsonNode want = p.get("float").get("prefill").get("last_logits"), got = j.get("logits").get(0);
+        JsonNode wantMtp = p.get("float").get("mtp").get("last_logits"), gotMtp = j.get("mtp_logits");
+        assertEquals(want.size(), got.size());
+        for (int i = 0; i < want.size(); i++) {
+            assertEquals(want.get(i).asDouble(), got.get(i).asDouble(), 5e-4, "logit " + i);
+            assertEquals(wantMtp.get(i).asDouble(), gotMtp.get(i).asDouble(), 5e-4, "mtp logit " + i);
+        }
+    }
+
+    @Test
+    void logitsAllPositions() throws Exception {
+        CliRun r = CliRun.of("logits", "--tokens", "5,17,42", "--positions", "all");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode j = JSON.readTree(r.out());
+        assertEquals(3, j.get("logits").size());
+        assertEquals("[0,1,2]", j.get("positions").toString());
+        assertEquals(j.get("logits").get(0).size(), j.get("mtp_logits").size());
+    }
+
+    @Test
+    void generateGreedyMatchesGolden() throws Exception {
+        Path ck = Fixtures.dir("fixtures/v4-tiny");
+        JsonNode p = JSON.readTree(ck.resolve("golden/golden.json").toFile()).get("prompts").get(0);
+        StringBuilder ids = new StringBuilder();
+        for (JsonNode t : p.get("tokens")) ids.append(ids.isEmpty() ? "" : ",").append(t.asInt());
+        CliRun r = CliRun.of("generate", "--model", ck.toString(), "--tokens", ids.toString(), "--numerics", "float",
+                "--max-tokens", "16", "--ignore-eos");
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(p.get("float").get("greedy").get("tokens").toString(), JSON.readTree(r.out()).get("tokens").toString());
+    }
+
+    @Test
+    void sampledGenerationIsReproducible() throws Exception {
+        String[] args = {"generate", "--tokens", "5,17,42", "--max-tokens", "8", "--temperature", "0.8", "--top-p", "0.9",
+                "--top-k", "50", "--seed", "7", "--ignore-eos"};
+        CliRun a = CliRun.of(args), b = CliRun.of(args);
+        assertEquals(0, a.exit(), a.err());
+        assertEquals(a.out(), b.out());
+        assertEquals(8, JSON.readTree(a.out()).get("tokens").size());
+    }
+
+    @Test
+    void badInputsGiveOneClearLine(@TempDir Path tmp) throws Exception {
+        CliRun r = CliRun.of("generate", "--tokens", "5,x");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("'x' is not a token id"), r.err());
+        r = CliRun.of("generate", "--tokens", "999999999");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("outside the vocabulary"), r.err());
+        Files.writeString(tmp.resolve("config.json"), "{\"architectures\": [\"GPT2\"]}");
+        r = CliRun.of("inspect", "--model", tmp.toString());
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("unsupported architecture"), r.err());
+    }
+}

@@ -1,0 +1,132 @@
+package dev.moe4j.engine;
+
+import dev.moe4j.model.ModelSource;
+import dev.moe4j.model.Numerics;
+import dev.moe4j.model.V4Config;
+import dev.moe4j.model.V4Model;
+import dev.moe4j.model.V4State;
+
+import java.util.function.IntPredicate;
+
+/**
+ * The Java API of moe4j: load a V4 model and continue token sequences.
+ *
+ * <pre>{@code
+ * try (Engine e = Engine.load("demo", Engine.Options.defaults())) {
+ *     int[] out = e.generate(new int[]{5, 17, 42}, GenerationParams.greedy(16));
+ * }
+ * }</pre>
+ */
+public final class Engine implements AutoCloseable {
+
+    /**
+     * @param maxContext tokens the caches of one sequence hold (prompt + generated)
+     * @param maxChunk   tokens per forward call of a long prompt (bounds the working buffers)
+     */
+    public record Options(Numerics numerics, int maxContext, int maxChunk) {
+        public static Options defaults() {
+            return new Options(Numerics.OFFICIAL, 4096, 256);
+        }
+
+        public Options withNumerics(Numerics n) {
+            return new Options(n, maxContext, maxChunk);
+        }
+
+        public Options withMaxContext(int c) {
+            return new Options(numerics, c, maxChunk);
+        }
+    }
+
+    private final ModelSource source;
+    private final V4Model model;
+    private final Options options;
+
+    private Engine(ModelSource source, Options options) {
+        this.source = source;
+        this.options = options;
+        V4Model m;
+        try {
+            m = V4Model.load(source.tensors(), source.config(), options.numerics(), options.maxChunk());
+        } catch (RuntimeException e) {
+            source.close();
+            throw e;
+        }
+        this.model = m;
+    }
+
+    /** {@code "demo"} or an official checkpoint directory. */
+    public static Engine load(String model, Options options) {
+        return new Engine(ModelSource.open(model), options);
+    }
+
+    public static Engine load(ModelSource source, Options options) {
+        return new Engine(source, options);
+    }
+
+    public V4Model model() {
+        return model;
+    }
+
+    public V4Config config() {
+        return model.config();
+    }
+
+    public ModelSource source() {
+        return source;
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    public V4State newState() {
+        return model.newState(options.maxContext());
+    }
+
+    /** Generates after {@code prompt}; returns the generated ids (EOS included when it stopped there). */
+    public int[] generate(int[] prompt, GenerationParams p) {
+        int[] out = new int[p.maxTokens()];
+        int[] n = {0};
+        generate(prompt, p, tok -> {
+            out[n[0]++] = tok;
+            return true;
+        });
+        return java.util.Arrays.copyOf(out, n[0]);
+    }
+
+    /**
+     * Generates after {@code prompt}, handing each token to {@code onToken} as soon as it is chosen;
+     * {@code onToken} returns false to stop. Stops at EOS (unless ignored) or after maxTokens.
+     */
+    public void generate(int[] prompt, GenerationParams p, IntPredicate onToken) {
+        V4Config cfg = model.config();
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("the prompt is empty");
+        }
+        if ((long) prompt.length + p.maxTokens() > options.maxContext()) {
+            throw new IllegalArgumentException("prompt (" + prompt.length + " tokens) + max tokens (" + p.maxTokens()
+                    + ") exceed the max context of " + options.maxContext());
+        }
+        if (p.maxTokens() == 0) {
+            return;
+        }
+        Sampler sampler = new Sampler(cfg.vocabSize(), p.temperature(), p.topP(), p.topK(), p.seed());
+        V4State st = newState();
+        float[] logits = new float[cfg.vocabSize()];
+        int[] one = new int[1];
+        model.forward(prompt, prompt.length, st, logits, false, null);
+        for (int i = 0; i < p.maxTokens(); i++) {
+            int tok = sampler.sample(logits, 0, cfg.vocabSize());
+            if (!onToken.test(tok) || (!p.ignoreEos() && tok == cfg.eosTokenId()) || i == p.maxTokens() - 1) {
+                return;
+            }
+            one[0] = tok;
+            model.forward(one, 1, st, logits, false, null);
+        }
+    }
+
+    @Override
+    public void close() {
+        model.close();
+    }
+}

@@ -1,0 +1,141 @@
+package dev.moe4j.tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import java.util.Objects;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/** bfloat16 weights (embedding, head, router, compressor projections): a bf16 is the top half of a float. */
+public final class Bf16Matrix implements Matrix {
+
+    private final int rows, cols;
+    private final MemorySegment w;
+    private final Lanes lanes;
+
+    Bf16Matrix(int rows, int cols, MemorySegment w, Lanes lanes) {
+        this.rows = rows;
+        this.cols = cols;
+        this.w = w;
+        this.lanes = lanes;
+    }
+
+    @Override
+    public int rows() {
+        return rows;
+    }
+
+    @Override
+    public int cols() {
+        return cols;
+    }
+
+    @Override
+    public DType dtype() {
+        return DType.BF16;
+    }
+
+    @Override
+    public long bytes() {
+        return 2L * rows * cols;
+    }
+
+    @Override
+    public void matvec(float[] x, int xOff, float[] y, int yOff, int r0, int r1) {
+        Matrices.checkMatvec(this, x, xOff, y, yOff, r0, r1);
+        for (int r = r0; r < r1; r++) {
+            y[yOff + r] = dot(lanes, w, 2L * r * cols, cols, x, xOff);
+        }
+    }
+
+    @Override
+    public void matmul(float[] x, int n, float[] y, int r0, int r1) {
+        Matrices.checkMatmul(this, x, n, y, r0, r1);
+        float[] row = new float[cols];
+        int tile = Matrices.tileRows(cols);
+        for (int t0 = 0; t0 < n; t0 += tile) {
+            int t1 = Math.min(n, t0 + tile);
+            for (int r = r0; r < r1; r++) {
+                decode(lanes, w, 2L * r * cols, cols, row, 0);
+                for (int t = t0; t < t1; t++) {
+                    y[t * rows + r] = Dot.plain(lanes, row, cols, x, t * cols);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void row(int r, float[] out, int off) {
+        Objects.checkIndex(r, rows);
+        Objects.checkFromIndexSize(off, cols, out.length);
+        decode(lanes, w, 2L * r * cols, cols, out, off);
+    }
+
+    @Override
+    public float get(int r, int c) {
+        Objects.checkIndex(r, rows);
+        Objects.checkIndex(c, cols);
+        return Formats.bf16ToFloat(w.get(Matrices.I16_LE, 2L * ((long) r * cols + c)));
+    }
+
+    /** The plain reference: a float sum in column order. */
+    public static void matvecScalar(Bf16Matrix m, float[] x, int xOff, float[] y, int yOff, int r0, int r1) {
+        Matrices.checkMatvec(m, x, xOff, y, yOff, r0, r1);
+        for (int r = r0; r < r1; r++) {
+            long base = 2L * r * m.cols;
+            float sum = 0f;
+            for (int c = 0; c < m.cols; c++) {
+                sum += Formats.bf16ToFloat(m.w.get(Matrices.I16_LE, base + 2L * c)) * x[xOff + c];
+            }
+            y[yOff + r] = sum;
+        }
+    }
+
+    /** One row in the order of {@link Dot#plain}; {@code off} in bytes. */
+    static float dot(Lanes v, MemorySegment w, long off, int cols, float[] x, int xOff) {
+        VectorSpecies<Float> fs = v.floats();
+        VectorSpecies<Integer> is = v.ints();
+        VectorSpecies<Short> ss = v.bf16Shorts();
+        int lanes = fs.length(), step = 2 * lanes, c = 0;
+        FloatVector acc0 = FloatVector.zero(fs), acc1 = acc0;
+        for (; c <= cols - step; c += step) {
+            ShortVector bits = ShortVector.fromMemorySegment(ss, w, off + 2L * c, ByteOrder.LITTLE_ENDIAN);
+            FloatVector w0 = ((IntVector) bits.convertShape(VectorOperators.S2I, is, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector w1 = ((IntVector) bits.convertShape(VectorOperators.S2I, is, 1))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            acc0 = w0.fma(FloatVector.fromArray(fs, x, xOff + c), acc0);
+            acc1 = w1.fma(FloatVector.fromArray(fs, x, xOff + c + lanes), acc1);
+        }
+        FloatVector acc = acc0.add(acc1);
+        float sum = 0f;
+        for (int i = 0; i < lanes; i++) {
+            sum += acc.lane(i);              // fixed order: reduceLanes may differ between interpreter and JIT
+        }
+        for (; c < cols; c++) {
+            sum += Formats.bf16ToFloat(w.get(Matrices.I16_LE, off + 2L * c)) * x[xOff + c];
+        }
+        return sum;
+    }
+
+    /** One row's values into {@code out[off, off + cols)}; {@code rowOff} in bytes. */
+    static void decode(Lanes v, MemorySegment w, long rowOff, int cols, float[] out, int off) {
+        VectorSpecies<Integer> is = v.ints();
+        VectorSpecies<Short> ss = v.bf16Shorts();
+        int lanes = is.length(), step = 2 * lanes, c = 0;
+        for (; c <= cols - step; c += step) {
+            ShortVector bits = ShortVector.fromMemorySegment(ss, w, rowOff + 2L * c, ByteOrder.LITTLE_ENDIAN);
+            ((IntVector) bits.convertShape(VectorOperators.S2I, is, 0)).lanewise(VectorOperators.LSHL, 16)
+                    .reinterpretAsFloats().intoArray(out, off + c);
+            ((IntVector) bits.convertShape(VectorOperators.S2I, is, 1)).lanewise(VectorOperators.LSHL, 16)
+                    .reinterpretAsFloats().intoArray(out, off + c + lanes);
+        }
+        for (; c < cols; c++) {
+            out[off + c] = Formats.bf16ToFloat(w.get(Matrices.I16_LE, rowOff + 2L * c));
+        }
+    }
+}

@@ -1,0 +1,221 @@
+package dev.moe4j.tensor;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A persistent pool of worker threads that runs one range-splitting task at a time, for the kernels of
+ * {@link Matrix}: {@code Parallel.forRange(m.rows(), (r0, r1) -> m.matvec(x, 0, y, 0, r0, r1))}. One region
+ * may cover several independent matrices (say an expert's w1 and w3 rows), which halves the hand-offs.
+ *
+ * <p>{@link #run} splits [0, n) into contiguous chunks, a few per thread, which the calling thread and the
+ * workers claim one at a time, and returns when all are done; the caller works too, so {@code threads}
+ * counts it. Hand-off costs no allocation: the task sits in fields published by a volatile generation
+ * counter; idle workers spin on it for {@value #SPIN_NANOS} ns (longer than the gap between two matvecs of
+ * a decode step) and then park until the next task unparks them.
+ *
+ * <p>One region at a time: a call made while the pool is busy (from a task body, or from another thread)
+ * runs its whole range on the calling thread. An exception thrown by the body on any thread is rethrown to
+ * the caller once every chunk has finished or been abandoned.
+ */
+public final class Parallel implements AutoCloseable {
+
+    /** The body of a parallel region: processes indexes [from, to). */
+    @FunctionalInterface
+    public interface IntRangeConsumer {
+        void accept(int from, int to);
+    }
+
+    private static final long SPIN_NANOS = 200_000;
+    /** Chunks per thread: late or slower threads take fewer; each claim costs one atomic increment. */
+    private static final int CHUNKS_PER_THREAD = 4;
+
+    private static final class Shared {
+        static final Parallel POOL = new Parallel(configuredThreads());
+    }
+
+    /** The process-wide pool: system property {@code moe4j.threads}, else the number of available processors. */
+    public static Parallel shared() {
+        return Shared.POOL;
+    }
+
+    /** {@code shared().run(n, body)}. */
+    public static void forRange(int n, IntRangeConsumer body) {
+        shared().run(n, body);
+    }
+
+    static int configuredThreads() {
+        String p = System.getProperty("moe4j.threads");
+        if (p == null || p.isBlank()) {
+            return Runtime.getRuntime().availableProcessors();
+        }
+        try {
+            int t = Integer.parseInt(p.strip());
+            if (t >= 1) {
+                return t;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("system property moe4j.threads must be a positive integer, got '" + p
+                + "'");
+    }
+
+    private final Worker[] workers;
+    private final AtomicBoolean busy = new AtomicBoolean();
+    private final AtomicInteger nextChunk = new AtomicInteger();
+    private final AtomicInteger pending = new AtomicInteger();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+
+    // the current task: written before the volatile increment of generation, read after reading it
+    private IntRangeConsumer body;
+    private int size, chunks;
+    private Thread caller;
+
+    private volatile int generation;
+    private volatile boolean callerParked;
+    private volatile boolean closed;
+
+    /** A pool of {@code threads} including the caller, so {@code threads − 1} daemon workers. */
+    public Parallel(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        }
+        workers = new Worker[threads - 1];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = new Worker("moe4j-parallel-" + (i + 1));
+            workers[i].start();
+        }
+    }
+
+    public int threads() {
+        return workers.length + 1;
+    }
+
+    /** Calls {@code body} on disjoint contiguous ranges that together cover [0, n), in parallel. */
+    public void run(int n, IntRangeConsumer body) {
+        if (n < 0) {
+            throw new IllegalArgumentException("negative range size " + n);
+        }
+        if (closed) {
+            throw new IllegalStateException("Parallel pool is closed");
+        }
+        if (n == 0) {
+            return;
+        }
+        if (n == 1 || workers.length == 0 || !busy.compareAndSet(false, true)) {
+            body.accept(0, n);
+            return;
+        }
+        try {
+            this.body = body;
+            this.size = n;
+            this.chunks = Math.min(n, threads() * CHUNKS_PER_THREAD);
+            this.caller = Thread.currentThread();
+            nextChunk.set(0);
+            pending.set(workers.length);
+            failure.set(null);
+            generation++;                                    // publishes the task (volatile write)
+            for (Worker w : workers) {
+                if (w.parked) {
+                    LockSupport.unpark(w);
+                }
+            }
+            work();
+            awaitWorkers();
+            this.body = null;
+            Throwable t = failure.getAndSet(null);
+            if (t instanceof RuntimeException e) {
+                throw e;
+            }
+            if (t instanceof Error e) {
+                throw e;
+            }
+            if (t != null) {
+                throw new RuntimeException(t);
+            }
+        } finally {
+            busy.set(false);
+        }
+    }
+
+    private void work() {
+        IntRangeConsumer b = body;
+        int n = size, c = chunks;
+        for (int k; (k = nextChunk.getAndIncrement()) < c; ) {
+            try {
+                b.accept((int) ((long) k * n / c), (int) ((long) (k + 1) * n / c));
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+                nextChunk.set(c);                            // abandon the chunks nobody has claimed
+            }
+        }
+    }
+
+    private void awaitWorkers() {
+        long deadline = System.nanoTime() + SPIN_NANOS;
+        while (pending.get() != 0) {
+            if (System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            } else {
+                callerParked = true;                         // then re-check: a worker reads it after its decrement
+                if (pending.get() != 0) {
+                    LockSupport.park(this);
+                }
+                callerParked = false;
+            }
+        }
+    }
+
+    /** Stops the workers (they finish nothing: call it only when no {@link #run} is in progress). */
+    @Override
+    public void close() {
+        closed = true;
+        for (Worker w : workers) {
+            LockSupport.unpark(w);
+        }
+    }
+
+    private final class Worker extends Thread {
+        volatile boolean parked;
+
+        Worker(String name) {
+            super(name);
+            setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            int seen = 0;
+            while (true) {
+                seen = awaitTask(seen);
+                if (closed) {
+                    return;
+                }
+                work();
+                if (pending.decrementAndGet() == 0 && callerParked) {
+                    LockSupport.unpark(caller);
+                }
+            }
+        }
+
+        private int awaitTask(int seen) {
+            long deadline = System.nanoTime() + SPIN_NANOS;
+            int g;
+            while ((g = generation) == seen && !closed) {
+                if (System.nanoTime() < deadline) {
+                    Thread.onSpinWait();
+                } else {
+                    parked = true;                           // then re-check: run() reads it after publishing
+                    if (generation == seen && !closed) {
+                        LockSupport.park(this);
+                    }
+                    parked = false;
+                }
+            }
+            return g;
+        }
+    }
+}
