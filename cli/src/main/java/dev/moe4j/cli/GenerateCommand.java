@@ -38,13 +38,34 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--ignore-eos", description = "Do not stop at the end-of-sequence token.")
     boolean ignoreEos;
 
+    @Option(names = "--stats", description = "Print load time, prompt and decode tokens/s to standard error.")
+    boolean stats;
+
     @Override
     public Integer call() throws Exception {
         int[] prompt = ModelOptions.parseIds(tokens);
         GenerationParams p = new GenerationParams(maxTokens, temperature, topP, topK, seed, ignoreEos);
+        long t0 = System.nanoTime();
         try (Engine e = model.load()) {
-            int[] out = e.generate(prompt, p);
-            System.out.println(new ObjectMapper().writeValueAsString(Map.of("tokens", out)));
+            long t1 = System.nanoTime();
+            int[] out = new int[maxTokens];
+            long[] firstAt = {0};
+            int[] n = {0};
+            e.generate(prompt, p, tok -> {
+                if (n[0] == 0) {
+                    firstAt[0] = System.nanoTime();
+                }
+                out[n[0]++] = tok;
+                return true;
+            });
+            long t2 = System.nanoTime();
+            System.out.println(new ObjectMapper().writeValueAsString(Map.of("tokens", java.util.Arrays.copyOf(out, n[0]))));
+            if (stats) {
+                // the first token comes out of the prefill; the others each took one decode step
+                System.err.printf("load %.2f s | prompt %d tokens, %.1f t/s | decode %d tokens, %.2f t/s%n",
+                        (t1 - t0) / 1e9, prompt.length, prompt.length / ((firstAt[0] - t1) / 1e9),
+                        n[0] - 1, n[0] > 1 ? (n[0] - 1) / ((t2 - firstAt[0]) / 1e9) : 0.0);
+            }
         }
         return 0;
     }

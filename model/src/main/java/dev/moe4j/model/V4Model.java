@@ -8,6 +8,7 @@ import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Formats;
 import dev.moe4j.tensor.Matrices;
 import dev.moe4j.tensor.Matrix;
+import dev.moe4j.tensor.Parallel;
 import dev.moe4j.tensor.Tensor;
 import dev.moe4j.tensor.TensorSource;
 
@@ -31,6 +32,8 @@ public final class V4Model implements AutoCloseable {
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Column code of a masked entry (official index −1). */
     private static final int MASKED = -1;
+    /** Products smaller than this many multiply-adds run on the calling thread (a pool hand-off is ~10 µs). */
+    private static final long PARALLEL_MIN_MACS = Long.getLong("moe4j.parallelMinMacs", 1 << 18);
     /** Tile width of the official sparse-attention kernel. */
     private static final int ATTN_TILE = 64;
 
@@ -336,6 +339,48 @@ public final class V4Model implements AutoCloseable {
         }
     }
 
+    /**
+     * One matrix product split by rows over the shared thread pool. A single reused instance, so that a
+     * decode step hands work to the pool without allocating.
+     */
+    private static final class MatTask implements Parallel.IntRangeConsumer {
+        Matrix w;
+        float[] x, y;
+        int xOff, yOff, n, base;
+
+        @Override
+        public void accept(int r0, int r1) {
+            if (n == 1) {
+                w.matvec(x, xOff, y, yOff, base + r0, base + r1);
+            } else {
+                w.matmul(x, n, y, base + r0, base + r1);
+            }
+        }
+    }
+
+    private final MatTask task = new MatTask();
+
+    /** {@code Y[n, rows] = X[n, cols] · Wᵀ} on the thread pool. */
+    private void matmul(Matrix w, float[] x, int n, float[] y) {
+        matvecRows(w, x, 0, y, 0, n, 0, w.rows());
+    }
+
+    /** Rows {@code [r0, r1)} of W: one input vector at {@code xOff} when n = 1, else n rows from index 0. */
+    private void matvecRows(Matrix w, float[] x, int xOff, float[] y, int yOff, int n, int r0, int r1) {
+        task.w = w;
+        task.x = x;
+        task.y = y;
+        task.xOff = xOff;
+        task.yOff = yOff;
+        task.n = n;
+        task.base = r0;
+        if ((long) (r1 - r0) * w.cols() * n < PARALLEL_MIN_MACS) {
+            task.accept(0, r1 - r0);                                             // a hand-off costs more than the work
+        } else {
+            Parallel.forRange(r1 - r0, task);
+        }
+    }
+
     // ================================================================== forward
 
     /**
@@ -526,7 +571,7 @@ public final class V4Model implements AutoCloseable {
                 ws.hTmp[i] = num.round(s);
             }
             rmsnorm(ws.hTmp, 0, 1, d, normW);
-            head.matvec(ws.hTmp, 0, logits, all ? row * v : 0);
+            matvecRows(head, ws.hTmp, 0, logits, all ? row * v : 0, 1, 0, v);
         }
     }
 
@@ -558,7 +603,7 @@ public final class V4Model implements AutoCloseable {
             }
             in = ws.xq;
         }
-        w.matmul(in, n, y);
+        matmul(w, in, n, y);
         num.round(y, 0, n * w.rows());
     }
 
@@ -640,7 +685,7 @@ public final class V4Model implements AutoCloseable {
         int g = cfg.oGroups(), olr = cfg.oLoraRank(), gw = qw / g;
         for (int t = 0; t < n; t++) {
             for (int k = 0; k < g; k++) {
-                b.woA.matvec(ws.o, t * qw + k * gw, ws.z, t * g * olr, k * olr, (k + 1) * olr);
+                matvecRows(b.woA, ws.o, t * qw + k * gw, ws.z, t * g * olr, 1, k * olr, (k + 1) * olr);
             }
         }
         num.round(ws.z, 0, n * g * olr);
@@ -757,8 +802,8 @@ public final class V4Model implements AutoCloseable {
     private void compress(Comp cp, CompState cs, float[] x, int n, int startPos, boolean indexer, Rope rope) {
         int ratio = cp.ratio(), w = cp.width(), coff = cs.coff, cw = coff * w, rd = cfg.ropeHeadDim();
         boolean overlap = coff == 2;
-        cp.wkv().matmul(x, n, ws.ckv);                                          // [n, coff·w]
-        cp.wgate().matmul(x, n, ws.csc);
+        matmul(cp.wkv(), x, n, ws.ckv);                                          // [n, coff·w]
+        matmul(cp.wgate(), x, n, ws.csc);
         float[] e = ws.centry;
         for (int t = 0; t < n; t++) {
             int p = startPos + t;
@@ -833,7 +878,7 @@ public final class V4Model implements AutoCloseable {
             }
         }
         compress(b.icomp, ls.icomp, x, n, startPos, true, ropeCmp);
-        b.idxWproj.matmul(x, n, ws.iw);                                          // [n, IH]
+        matmul(b.idxWproj, x, n, ws.iw);                                          // [n, IH]
         num.round(ws.iw, 0, n * ih);
         float wscale = (float) (Math.pow(ihd, -0.5) * Math.pow(ih, -0.5));
         for (int i = 0; i < n * ih; i++) {
@@ -895,7 +940,7 @@ public final class V4Model implements AutoCloseable {
      */
     private void moe(Block b, float[] x, int n, int[] ids, int idsOff, float[] out) {
         int d = cfg.dim(), e = cfg.nRoutedExperts(), k = cfg.nActivatedExperts();
-        b.gate.matmul(x, n, ws.gateLogits);                                      // [n, E]
+        matmul(b.gate, x, n, ws.gateLogits);                                      // [n, E]
         for (int t = 0; t < n; t++) {
             int go = t * e;
             for (int i = 0; i < e; i++) {

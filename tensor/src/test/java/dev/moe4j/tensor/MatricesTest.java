@@ -89,15 +89,18 @@ class MatricesTest {
 
     @Test
     void fp4F32ScalesMustBePowersOfTwo() {
-        Tensor w = t("e.weight", DType.I8, 1, 16);
-        byte[] good = new byte[8], bad = new byte[8];
-        TestWeights.putFloat(good, 0, 0x1p-127f);
-        TestWeights.putFloat(good, 1, 0x1p127f);
-        Matrix m = Matrices.of(w, TestWeights.tensor(arena, "e.scale", DType.F32, new long[] {1, 2}, good));
-        assertEquals(Float.MIN_NORMAL / 2, ((Fp4Matrix) m).get(0, 0) == 0 ? Float.MIN_NORMAL / 2 : 0f);
+        byte[] ones = new byte[32];
+        java.util.Arrays.fill(ones, (byte) 0x22);                  // e2m1 code 2 = 1.0 in both nibbles
+        Tensor w = TestWeights.tensor(arena, "e.weight", DType.I8, new long[] {1, 32}, ones);
+        byte[] scales = new byte[8];
+        TestWeights.putFloat(scales, 0, 0x1p-127f);                 // the extremes of E8M0
+        TestWeights.putFloat(scales, 1, 0x1p127f);
+        Matrix m = Matrices.of(w, TestWeights.tensor(arena, "e.scale", DType.F32, new long[] {1, 2}, scales));
+        assertEquals(0x1p-127f, m.get(0, 0));
+        assertEquals(0x1p127f, m.get(0, 63));
         for (float v : new float[] {0.3f, 0f, -0.5f, Float.POSITIVE_INFINITY, 0x1p-128f}) {
+            byte[] bad = scales.clone();
             TestWeights.putFloat(bad, 1, v);
-            TestWeights.putFloat(bad, 0, 1f);
             rejects("e.scale", () -> Matrices.of(w, TestWeights.tensor(arena, "e.scale", DType.F32,
                     new long[] {1, 2}, bad)));
         }

@@ -1,0 +1,101 @@
+package dev.moe4j.model;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.lang.management.ManagementFactory;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The optimised paths against the plain one: a whole-prompt prefill, token-by-token decode and a
+ * chunked prefill give the same logits at every position. On v4-tiny every attention row fits one
+ * 64-wide tile, so the official kernel's tiling cannot differ and the three agree bit for bit; MTP too.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class PrefillDecodeTest {
+
+    private ModelSource src;
+    private int[] prompt;
+
+    @BeforeAll
+    void load() {
+        src = ModelSource.checkpoint(Fixtures.dir("fixtures/v4-tiny"));
+        SplittableRandom r = new SplittableRandom(11);
+        prompt = new int[150];                                                   // wraps the window (16) many times
+        for (int i = 0; i < prompt.length; i++) prompt[i] = r.nextInt(src.config().vocabSize());
+    }
+
+    @AfterAll
+    void close() {
+        src.close();
+    }
+
+    private float[][] run(Numerics num, int chunk, boolean decode, float[] mtpOut) {
+        V4Model m = V4Model.load(src.tensors(), src.config(), num, chunk);
+        int n = prompt.length, v = m.config().vocabSize(), hcD = m.config().hcMult() * m.config().dim();
+        float[] logits = new float[n * v], h = new float[n * hcD];
+        V4State st = m.newState(256);
+        if (decode) {
+            float[] step = new float[v], hs = new float[hcD];
+            for (int t = 0; t < n; t++) {
+                m.forward(new int[]{prompt[t]}, 1, st, step, false, hs);
+                System.arraycopy(step, 0, logits, t * v, v);
+                System.arraycopy(hs, 0, h, t * hcD, hcD);
+            }
+        } else {
+            m.forward(prompt, n, st, logits, true, h);
+        }
+        assertEquals(n, st.position());
+        int[] next = new int[n];
+        System.arraycopy(prompt, 1, next, 0, n - 1);
+        m.mtpForward(h, next, n, st, mtpOut, false);
+        return new float[][]{logits, h};
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"official", "float"})
+    void prefillDecodeAndChunkedPrefillAgree(String mode) {
+        Numerics num = Numerics.of(mode);
+        int v = src.config().vocabSize();
+        float[] mtpA = new float[v], mtpB = new float[v], mtpC = new float[v];
+        float[][] whole = run(num, 256, false, mtpA);
+        float[][] decode = run(num, 256, true, mtpB);
+        float[][] chunked = run(num, 7, false, mtpC);
+        assertArrayEquals(whole[0], decode[0], "prefill vs decode logits");
+        assertArrayEquals(whole[0], chunked[0], "whole vs chunked prefill logits");
+        assertArrayEquals(whole[1], decode[1], "final streams");
+        assertArrayEquals(mtpA, mtpB, "MTP after prefill vs decode");
+        assertArrayEquals(mtpA, mtpC, "MTP after chunked prefill");
+    }
+
+    @Test
+    void decodeStepAllocatesNothing() {
+        V4Model m = V4Model.load(src.tensors(), src.config(), Numerics.OFFICIAL, 64);
+        V4State st = m.newState(4096);
+        float[] logits = new float[m.config().vocabSize()];
+        int[] one = new int[1];
+        m.forward(prompt, 40, st, logits, false, null);
+        for (int i = 0; i < 2000; i++) {                                         // warm up: C2 removes the vector boxes
+            one[0] = prompt[40 + i % 100];
+            m.forward(one, 1, st, logits, false, null);
+        }
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long id = Thread.currentThread().threadId();
+        long before = threads.getThreadAllocatedBytes(id);
+        for (int i = 0; i < 100; i++) {
+            one[0] = prompt[i];
+            m.forward(one, 1, st, logits, false, null);
+        }
+        long perStep = (threads.getThreadAllocatedBytes(id) - before) / 100;
+        System.out.println("decode step allocation: " + perStep + " bytes");
+        assertTrue(perStep < 64, "a decode step allocated " + perStep + " bytes");
+    }
+}
