@@ -30,12 +30,8 @@ public final class V4Model implements AutoCloseable {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    /** Column code of a masked entry (official index −1). */
-    private static final int MASKED = -1;
     /** Products smaller than this many multiply-adds run on the calling thread (a pool hand-off is ~10 µs). */
     private static final long PARALLEL_MIN_MACS = Long.getLong("moe4j.parallelMinMacs", 1 << 18);
-    /** Tile width of the official sparse-attention kernel. */
-    private static final int ATTN_TILE = 64;
 
     private final V4Config cfg;
     private final Numerics num;
@@ -48,6 +44,8 @@ public final class V4Model implements AutoCloseable {
     private final Rope ropeSwa, ropeCmp;
     private final int maxChunk;
     private final Workspace ws;
+    /** The one-segment batch of the single-sequence entry points. */
+    private final Batch single;
 
     // ================================================================== weights
 
@@ -183,6 +181,7 @@ public final class V4Model implements AutoCloseable {
         ropeCmp = new Rope(cfg.ropeHeadDim(), cfg.compressRopeTheta(), cfg.originalSeqLen(), cfg.ropeFactor(),
                 cfg.betaFast(), cfg.betaSlow());
         ws = new Workspace(cfg, maxChunk);
+        single = new Batch(maxChunk, 1);
     }
 
     /**
@@ -294,6 +293,7 @@ public final class V4Model implements AutoCloseable {
         final float[] gateLogits, selW, xe, g, u, ye;
         final int[] sel, expertCount, expertStart, pairs;
         final double[] acc;
+        final int[] pos;                                                         // position of every row
 
         Workspace(V4Config c, int n) {
             int d = c.dim(), hc = c.hcMult(), hd = c.headDim();
@@ -336,6 +336,7 @@ public final class V4Model implements AutoCloseable {
             u = new float[n * k * c.moeInterDim()];
             ye = new float[n * k * d];
             acc = new double[hd];
+            pos = new int[n];
         }
     }
 
@@ -383,38 +384,37 @@ public final class V4Model implements AutoCloseable {
 
     // ================================================================== forward
 
+    /** The most rows one forward call takes (the working buffers' size). */
+    public int maxChunk() {
+        return maxChunk;
+    }
+
     /**
-     * Runs {@code ids[0..n)} at the positions after those already in {@code st}.
+     * Runs a batch: every segment continues its sequence from the position its state holds, all rows
+     * sharing the matrix products. The logits of each segment's last row go to {@code logits[s·vocab ..]}
+     * for the segments that want them. Every state advances by its segment's length.
+     */
+    public void forward(Batch batch, float[] logits) {
+        run(batch, false, logits, false, null, 0);
+    }
+
+    /**
+     * Runs {@code ids[0..n)} of one sequence at the positions after those already in {@code st}, in
+     * chunks of at most {@link #maxChunk()} tokens.
      *
-     * @param logits       receives vocab logits: every position ([n·vocab]) when {@code allPositions},
-     *                     otherwise the last one ([vocab]); may be null
-     * @param hOut         receives the final residual streams [n, hc, D] (the MTP block's input); may be null
+     * @param logits receives vocab logits: every position ([n·vocab]) when {@code allPositions},
+     *               otherwise the last one ([vocab]); may be null
+     * @param hOut   receives the final residual streams [n, hc, D] (the MTP block's input); may be null
      */
     public void forward(int[] ids, int n, V4State st, float[] logits, boolean allPositions, float[] hOut) {
         checkRun(n, st.position, st);
-        int hcD = cfg.hcMult() * cfg.dim();
         for (int c0 = 0; c0 < n; c0 += maxChunk) {
             int m = Math.min(maxChunk, n - c0);
-            int startPos = st.position;
-            for (int t = 0; t < m; t++) {
-                int id = ids[c0 + t];
-                if (id < 0 || id >= cfg.vocabSize()) {
-                    throw new IllegalArgumentException("token id " + id + " outside the vocabulary [0, " + cfg.vocabSize() + ")");
-                }
-                embed.row(id, ws.x, t * cfg.dim());
-                for (int j = 0; j < cfg.hcMult(); j++) {
-                    System.arraycopy(ws.x, t * cfg.dim(), ws.h, t * hcD + j * cfg.dim(), cfg.dim());
-                }
-            }
-            for (int i = 0; i < layers.length; i++) {
-                block(layers[i], st.layers[i], m, startPos, ids, c0);
-            }
-            if (hOut != null) {
-                System.arraycopy(ws.h, 0, hOut, c0 * hcD, m * hcD);
-            }
-            headLogits(hcHead, norm, m, c0, n, logits, allPositions);
-            st.position += m;
+            single.clear();
+            single.add(st, ids, c0, m, logits != null && (allPositions || c0 + m == n));
+            run(single, false, allPositions ? logits : (c0 + m == n ? logits : null), allPositions, hOut, c0);
         }
+        single.clear();
     }
 
     /**
@@ -426,36 +426,15 @@ public final class V4Model implements AutoCloseable {
             throw new IllegalStateException("this model has no MTP block (num_nextn_predict_layers = 0)");
         }
         checkRun(n, st.mtpPosition, st);
-        Block b = mtp[0];
-        int d = cfg.dim(), hc = cfg.hcMult(), hcD = hc * d;
+        int hcD = cfg.hcMult() * cfg.dim();
         for (int c0 = 0; c0 < n; c0 += maxChunk) {
             int m = Math.min(maxChunk, n - c0);
-            int startPos = st.mtpPosition;
-            // e = e_proj(enorm(embed(next))) broadcast to the streams; + h_proj(hnorm(h)) per stream
-            for (int t = 0; t < m; t++) {
-                int id = nextIds[c0 + t];
-                if (id < 0 || id >= cfg.vocabSize()) {
-                    throw new IllegalArgumentException("token id " + id + " outside the vocabulary [0, " + cfg.vocabSize() + ")");
-                }
-                embed.row(id, ws.x, t * d);
-            }
-            rmsnorm(ws.x, 0, m, d, b.enorm);
-            qlinear(b.eProj, ws.x, m, ws.y);                                     // [m, D]
+            single.clear();
+            single.add(st, nextIds, c0, m, logits != null && (allPositions || c0 + m == n));
             System.arraycopy(h, c0 * hcD, ws.h, 0, m * hcD);
-            rmsnorm(ws.h, 0, m * hc, d, b.hnorm);                               // [m·hc, D]
-            qlinear(b.hProj, ws.h, m * hc, ws.h2);                              // [m·hc, D]
-            for (int t = 0; t < m; t++) {
-                for (int j = 0; j < hc; j++) {
-                    int hi = t * hcD + j * d;
-                    for (int i = 0; i < d; i++) {
-                        ws.h[hi + i] = num.round(ws.y[t * d + i] + ws.h2[hi + i]);
-                    }
-                }
-            }
-            block(b, st.mtp[0], m, startPos, nextIds, c0);
-            headLogits(b.mtpHcHead, b.mtpNorm, m, c0, n, logits, allPositions);
-            st.mtpPosition += m;
+            run(single, true, allPositions ? logits : (c0 + m == n ? logits : null), allPositions, null, c0);
         }
+        single.clear();
     }
 
     private void checkRun(int n, int position, V4State st) {
@@ -469,37 +448,134 @@ public final class V4Model implements AutoCloseable {
     }
 
     /**
+     * One forward call over the batch's rows. The main model embeds the ids into 4 identical streams;
+     * the MTP block ({@code isMtp}) takes the streams already in {@code ws.h} and mixes in its embedding.
+     * Logits: per segment at {@code s·vocab}, or with {@code allRows} (one segment) at {@code (rowBase + r)·vocab}.
+     */
+    private void run(Batch b, boolean isMtp, float[] logits, boolean allRows, float[] hOut, int rowBase) {
+        int n = b.rows, d = cfg.dim(), hc = cfg.hcMult(), hcD = hc * d;
+        if (n > maxChunk) {
+            throw new IllegalArgumentException("batch of " + n + " rows exceeds the model's chunk of " + maxChunk);
+        }
+        for (int s = 0; s < b.segs; s++) {
+            V4State st = b.state[s];
+            b.start[s] = isMtp ? st.mtpPosition : st.position;
+            checkRun(b.len[s], b.start[s], st);
+            for (int r = b.off[s]; r < b.off[s] + b.len[s]; r++) {
+                ws.pos[r] = b.start[s] + r - b.off[s];
+            }
+        }
+        for (int r = 0; r < n; r++) {
+            int id = b.ids[r];
+            if (id < 0 || id >= cfg.vocabSize()) {
+                throw new IllegalArgumentException("token id " + id + " outside the vocabulary [0, " + cfg.vocabSize() + ")");
+            }
+        }
+        if (isMtp) {
+            mtpInput(mtp[0], b.ids, n);
+            block(mtp[0], 0, true, b);
+        } else {
+            for (int r = 0; r < n; r++) {
+                embed.row(b.ids[r], ws.x, r * d);
+                for (int j = 0; j < hc; j++) {
+                    System.arraycopy(ws.x, r * d, ws.h, r * hcD + j * d, d);
+                }
+            }
+            for (int i = 0; i < layers.length; i++) {
+                block(layers[i], i, false, b);
+            }
+        }
+        if (hOut != null) {
+            System.arraycopy(ws.h, 0, hOut, rowBase * hcD, n * hcD);
+        }
+        HcHead hh = isMtp ? mtp[0].mtpHcHead : hcHead;
+        float[] normW = isMtp ? mtp[0].mtpNorm : norm;
+        if (logits != null) {
+            int v = cfg.vocabSize();
+            if (allRows) {
+                for (int r = 0; r < n; r++) {
+                    headLogits(hh, normW, r, logits, (rowBase + r) * v);
+                }
+            } else {
+                for (int s = 0; s < b.segs; s++) {
+                    if (b.wantLogits[s]) {
+                        headLogits(hh, normW, b.off[s] + b.len[s] - 1, logits, s * v);
+                    }
+                }
+            }
+        }
+        for (int s = 0; s < b.segs; s++) {
+            if (isMtp) {
+                b.state[s].mtpPosition += b.len[s];
+            } else {
+                b.state[s].position += b.len[s];
+            }
+        }
+    }
+
+    /** MTP input: {@code e_proj(enorm(embed(next)))} broadcast to the streams + {@code h_proj(hnorm(h))} per stream. */
+    private void mtpInput(Block b, int[] ids, int n) {
+        int d = cfg.dim(), hc = cfg.hcMult(), hcD = hc * d;
+        for (int r = 0; r < n; r++) {
+            embed.row(ids[r], ws.x, r * d);
+        }
+        rmsnorm(ws.x, 0, n, d, b.enorm);
+        qlinear(b.eProj, ws.x, n, ws.y);                                         // [n, D]
+        rmsnorm(ws.h, 0, n * hc, d, b.hnorm);                                   // [n·hc, D]
+        qlinear(b.hProj, ws.h, n * hc, ws.h2);
+        for (int r = 0; r < n; r++) {
+            for (int j = 0; j < hc; j++) {
+                int hi = r * hcD + j * d;
+                for (int i = 0; i < d; i++) {
+                    ws.h[hi + i] = num.round(ws.y[r * d + i] + ws.h2[hi + i]);
+                }
+            }
+        }
+    }
+
+    /** The caches of layer {@code idx} (an MTP index when {@code isMtp}) of segment s. */
+    private static LayerState layerState(Batch b, int s, int idx, boolean isMtp) {
+        return isMtp ? b.state[s].mtp[idx] : b.state[s].layers[idx];
+    }
+
+    /**
      * Teacher forcing for tests: the attention sub-layer of layer {@code layerId} (ids ≥ num layers name
      * MTP blocks) on inputs {@code x} [n, D] at the positions after those in {@code st}.
      */
     void attentionSublayer(int layerId, float[] x, int n, V4State st, float[] out) {
         boolean isMtp = layerId >= layers.length;
-        Block b = isMtp ? mtp[layerId - layers.length] : layers[layerId];
-        LayerState ls = isMtp ? st.mtp[layerId - layers.length] : st.layers[layerId];
-        attention(b, ls, x, n, st.position, out);
+        Block blk = isMtp ? mtp[layerId - layers.length] : layers[layerId];
+        single.clear();
+        single.add(st, new int[n], 0, n, false);
+        single.start[0] = isMtp ? st.mtpPosition : st.position;
+        for (int r = 0; r < n; r++) {
+            ws.pos[r] = single.start[0] + r;
+        }
+        attention(blk, isMtp ? layerId - layers.length : layerId, isMtp, single, x, out);
+        single.clear();
     }
 
     /** Teacher forcing for tests: the MoE sub-layer of layer {@code layerId} on inputs {@code x} [n, D]. */
     void moeSublayer(int layerId, float[] x, int n, int[] ids, float[] out) {
-        Block b = layerId >= layers.length ? mtp[layerId - layers.length] : layers[layerId];
-        moe(b, x, n, ids, 0, out);
+        Block blk = layerId >= layers.length ? mtp[layerId - layers.length] : layers[layerId];
+        moe(blk, x, n, ids, out);
     }
 
     // ------------------------------------------------------------------ block: mHC around attention and MoE
 
-    private void block(Block b, LayerState ls, int n, int startPos, int[] ids, int idsOff) {
-        int d = cfg.dim();
-        hcPre(b.hcAttn, n);
-        rmsnorm(ws.x, 0, n, d, b.attnNorm);
-        attention(b, ls, ws.x, n, startPos, ws.y);
+    private void block(Block blk, int idx, boolean isMtp, Batch b) {
+        int n = b.rows, d = cfg.dim();
+        hcPre(blk.hcAttn, n);
+        rmsnorm(ws.x, 0, n, d, blk.attnNorm);
+        attention(blk, idx, isMtp, b, ws.x, ws.y);
         hcPost(n);
-        hcPre(b.hcFfn, n);
-        rmsnorm(ws.x, 0, n, d, b.ffnNorm);
-        moe(b, ws.x, n, ids, idsOff, ws.y);
+        hcPre(blk.hcFfn, n);
+        rmsnorm(ws.x, 0, n, d, blk.ffnNorm);
+        moe(blk, ws.x, n, b.ids, ws.y);
         hcPost(n);
     }
 
-    /** Sub-layer input {@code x = Σ_j pre_j·X_j} of every token; keeps post and comb for {@link #hcPost}. */
+    /** Sub-layer input {@code x = Σ_j pre_j·X_j} of every row; keeps post and comb for {@link #hcPost}. */
     private void hcPre(HcSite site, int n) {
         int d = cfg.dim(), hc = cfg.hcMult(), hcD = hc * d;
         for (int t = 0; t < n; t++) {
@@ -516,7 +592,7 @@ public final class V4Model implements AutoCloseable {
         }
     }
 
-    /** {@code mixes = (fn · flat(X)) · rsqrt(mean(flat(X)²) + eps)} for the token whose streams start at {@code off}. */
+    /** {@code mixes = (fn · flat(X)) · rsqrt(mean(flat(X)²) + eps)} for the row whose streams start at {@code off}. */
     private void mixes(Matrix fn, int off) {
         int hcD = cfg.hcMult() * cfg.dim();
         double ss = 0;
@@ -525,12 +601,12 @@ public final class V4Model implements AutoCloseable {
         }
         double rs = 1 / Math.sqrt(ss / hcD + cfg.normEps());
         fn.matvec(ws.h, off, ws.mixes, 0);
-        for (int i = 0; i < ws.mixes.length; i++) {
+        for (int i = 0; i < fn.rows(); i++) {
             ws.mixes[i] = (float) (ws.mixes[i] * rs);
         }
     }
 
-    /** {@code X'_k = post_k·F + Σ_j C[j][k]·X_j} for every token (F in {@code ws.y}). */
+    /** {@code X'_k = post_k·F + Σ_j C[j][k]·X_j} for every row (F in {@code ws.y}). */
     private void hcPost(int n) {
         int d = cfg.dim(), hc = cfg.hcMult(), hcD = hc * d;
         for (int t = 0; t < n; t++) {
@@ -548,31 +624,22 @@ public final class V4Model implements AutoCloseable {
         }
     }
 
-    /** hc_head → norm → head for the chunk's rows; logits of row t land at global row {@code c0 + t}. */
-    private void headLogits(HcHead hh, float[] normW, int n, int c0, int total, float[] logits, boolean all) {
-        if (logits == null) {
-            return;
+    /** hc_head (pre weights only, no Sinkhorn) → norm → head for row r, into {@code logits[at ..]}. */
+    private void headLogits(HcHead hh, float[] normW, int r, float[] logits, int at) {
+        int d = cfg.dim(), hc = cfg.hcMult(), hcD = hc * d;
+        mixes(hh.fn(), r * hcD);
+        for (int j = 0; j < hc; j++) {
+            ws.pre[j] = Mhc.sigmoid(ws.mixes[j] * (double) hh.scale()[0] + hh.base()[j]) + cfg.hcEps();
         }
-        int d = cfg.dim(), hc = cfg.hcMult(), hcD = hc * d, v = cfg.vocabSize();
-        for (int t = 0; t < n; t++) {
-            int row = c0 + t;
-            if (!all && row != total - 1) {
-                continue;
-            }
-            mixes(hh.fn(), t * hcD);
+        for (int i = 0; i < d; i++) {
+            double s = 0;
             for (int j = 0; j < hc; j++) {
-                ws.pre[j] = Mhc.sigmoid(ws.mixes[j] * (double) hh.scale()[0] + hh.base()[j]) + cfg.hcEps();
+                s += ws.pre[j] * ws.h[r * hcD + j * d + i];
             }
-            for (int i = 0; i < d; i++) {
-                double s = 0;
-                for (int j = 0; j < hc; j++) {
-                    s += ws.pre[j] * ws.h[t * hcD + j * d + i];
-                }
-                ws.hTmp[i] = num.round(s);
-            }
-            rmsnorm(ws.hTmp, 0, 1, d, normW);
-            matvecRows(head, ws.hTmp, 0, logits, all ? row * v : 0, 1, 0, v);
+            ws.hTmp[i] = num.round(s);
         }
+        rmsnorm(ws.hTmp, 0, 1, d, normW);
+        matvecRows(head, ws.hTmp, 0, logits, at, 1, 0, cfg.vocabSize());
     }
 
     // ------------------------------------------------------------------ primitives
@@ -610,86 +677,97 @@ public final class V4Model implements AutoCloseable {
     // ------------------------------------------------------------------ attention
 
     /**
-     * Attention of {@code n} tokens at positions {@code startPos..}: single-latent MQA (K = V = the
-     * 512-wide kv), sliding window ∪ compressed entries (all of them in HCA layers, the indexer's
-     * top-k in CSA layers), attention sink, inverse RoPE, grouped output projection.
+     * Attention of the batch's rows: single-latent MQA (K = V = the head_dim-wide kv), sliding window
+     * ∪ compressed entries (all of them in HCA layers, the indexer's top-k in CSA layers), attention
+     * sink, inverse RoPE, grouped output projection. Projections run over all rows at once; caches,
+     * compressors and the attention itself per segment.
      */
-    private void attention(Block b, LayerState ls, float[] x, int n, int startPos, float[] out) {
-        int h = cfg.nHeads(), hd = cfg.headDim(), rd = cfg.ropeHeadDim(), win = cfg.windowSize(), ratio = b.ratio;
-        int qw = h * hd;
+    private void attention(Block blk, int idx, boolean isMtp, Batch b, float[] x, float[] out) {
+        int n = b.rows, h = cfg.nHeads(), hd = cfg.headDim(), rd = cfg.ropeHeadDim(), win = cfg.windowSize();
+        int ratio = blk.ratio, qw = h * hd;
         Rope rope = ratio > 0 ? ropeCmp : ropeSwa;
         float[] cs = ratio > 0 ? ws.csCmp : ws.csSwa;
-        for (int t = 0; t < n; t++) {
-            rope.table(startPos + t, cs, t * rd);
+        for (int r = 0; r < n; r++) {
+            rope.table(ws.pos[r], cs, r * rd);
         }
         // q: qr = q_norm(wq_a·x) (also the indexer's input), q = wq_b·qr → [n, H, hd]
-        qlinear(b.wqA, x, n, ws.qa);
-        rmsnorm(ws.qa, 0, n, cfg.qLoraRank(), b.qNorm);
-        qlinear(b.wqB, ws.qa, n, ws.q);                                          // [n, H, hd]
-        for (int t = 0; t < n; t++) {
+        qlinear(blk.wqA, x, n, ws.qa);
+        rmsnorm(ws.qa, 0, n, cfg.qLoraRank(), blk.qNorm);
+        qlinear(blk.wqB, ws.qa, n, ws.q);                                        // [n, H, hd]
+        for (int r = 0; r < n; r++) {
             for (int hh = 0; hh < h; hh++) {
-                int o = t * qw + hh * hd;
+                int o = r * qw + hh * hd;
                 headNorm(ws.q, o, hd);
-                Rope.rotate(ws.q, o + hd - rd, cs, t * rd, rd, false);
+                Rope.rotate(ws.q, o + hd - rd, cs, r * rd, rd, false);
                 num.round(ws.q, o + hd - rd, rd);
             }
         }
         // kv = kv_norm(wkv·x), one latent per token; RoPE on its tail, FP8 fake-quant of the rest
-        qlinear(b.wkv, x, n, ws.kv);                                             // [n, hd]
-        rmsnorm(ws.kv, 0, n, hd, b.kvNorm);
-        for (int t = 0; t < n; t++) {
-            Rope.rotate(ws.kv, t * hd + hd - rd, cs, t * rd, rd, false);
-            num.round(ws.kv, t * hd + hd - rd, rd);
+        qlinear(blk.wkv, x, n, ws.kv);                                           // [n, hd]
+        rmsnorm(ws.kv, 0, n, hd, blk.kvNorm);
+        for (int r = 0; r < n; r++) {
+            Rope.rotate(ws.kv, r * hd + hd - rd, cs, r * rd, rd, false);
+            num.round(ws.kv, r * hd + hd - rd, rd);
             if (num.quant()) {
                 // official kernel rounds the non-RoPE dims to FP8 per 64 values; RoPE dims stay bf16
-                Formats.fp8FakeQuant(ws.kv, t * hd, hd - rd, V4Config.KV_QUANT_BLOCK);
+                Formats.fp8FakeQuant(ws.kv, r * hd, hd - rd, V4Config.KV_QUANT_BLOCK);
             }
         }
-        // compressed entries completed by this chunk become visible before its attention
-        int end = startPos + n;
+        // compressed entries completed by these rows become visible before the attention
         if (ratio == 4) {
-            indexerScores(b, ls, x, n, startPos, cs);
+            indexerQueries(blk, x, n, cs);
+            compress(blk.icomp, b, idx, isMtp, x, true);
         }
         if (ratio > 0) {
-            compress(b.comp, ls.comp, x, n, startPos, false, rope);
+            compress(blk.comp, b, idx, isMtp, x, false);
         }
-        int wcols = startPos == 0 ? Math.min(n, win) : win;
-        int[] cols = ls.cols;
         float scale = (float) (1.0 / Math.sqrt(hd));
-        for (int t = 0; t < n; t++) {
-            int p = startPos + t;
-            int nc = 0;
-            int lo = Math.max(0, p - win + 1);
-            for (int c = 0; c < wcols; c++) {
-                cols[nc++] = lo + c <= p ? lo + c : MASKED;
-            }
-            if (ratio == 4) {
-                nc = indexerTopk(ls, t, p, end, cols, nc);
-            } else if (ratio > 0) {
-                int vis = (p + 1) / ratio;
-                for (int j = 0; j < end / ratio; j++) {
-                    cols[nc++] = j < vis ? -2 - j : MASKED;
+        for (int s = 0; s < b.segs; s++) {
+            LayerState ls = layerState(b, s, idx, isMtp);
+            int start = b.start[s], len = b.len[s], off = b.off[s], end = start + len;
+            // the official prefill lays out min(n, window) window columns, decode the whole ring
+            int wcols = start == 0 ? Math.min(len, win) : win;
+            float[][] rows = ls.colRows;
+            int[] rowOff = ls.colOff;
+            for (int r = off; r < off + len; r++) {
+                int p = ws.pos[r], nc = 0, lo = Math.max(0, p - win + 1);
+                for (int c = 0; c < wcols; c++, nc++) {
+                    int pp = lo + c;
+                    rows[nc] = pp > p ? null : pp >= start ? ws.kv : ls.ring;
+                    rowOff[nc] = pp >= start ? (off + pp - start) * hd : (pp % win) * hd;
+                }
+                if (ratio == 4) {
+                    nc = indexerTopk(ls, r, p, end, rows, rowOff, nc);
+                } else if (ratio > 0) {
+                    int vis = (p + 1) / ratio;
+                    for (int j = 0; j < end / ratio; j++, nc++) {
+                        rows[nc] = j < vis ? ls.comp.cache : null;
+                        rowOff[nc] = j * hd;
+                    }
+                }
+                for (int hh = 0; hh < h; hh++) {
+                    int o = r * qw + hh * hd;
+                    SparseAttention.attend(ws.q, o, hd, rows, rowOff, nc, scale, blk.sink[hh], num.tilelang(),
+                            ls.scores, ws.acc, ws.o, o);
+                    num.round(ws.o, o, hd);
+                    Rope.rotate(ws.o, o + hd - rd, cs, r * rd, rd, true);
+                    num.round(ws.o, o + hd - rd, rd);
                 }
             }
-            for (int hh = 0; hh < h; hh++) {
-                sparseAttention(ls, ws.q, t * qw + hh * hd, cols, nc, startPos, scale, b.sink[hh], ws.o, t * qw + hh * hd);
-                Rope.rotate(ws.o, t * qw + hh * hd + hd - rd, cs, t * rd, rd, true);
-                num.round(ws.o, t * qw + hh * hd + hd - rd, rd);
+            // the window ring keeps the last `win` positions
+            for (int t = Math.max(0, len - win); t < len; t++) {
+                System.arraycopy(ws.kv, (off + t) * hd, ls.ring, ((start + t) % win) * hd, hd);
             }
-        }
-        // the window ring keeps the last `win` positions
-        for (int t = Math.max(0, n - win); t < n; t++) {
-            System.arraycopy(ws.kv, t * hd, ls.ring, ((startPos + t) % win) * hd, hd);
         }
         // grouped output projection: z_g = wo_a[g]·o_g (bf16 GEMM, no activation quantisation), then wo_b
         int g = cfg.oGroups(), olr = cfg.oLoraRank(), gw = qw / g;
-        for (int t = 0; t < n; t++) {
+        for (int r = 0; r < n; r++) {
             for (int k = 0; k < g; k++) {
-                matvecRows(b.woA, ws.o, t * qw + k * gw, ws.z, t * g * olr, 1, k * olr, (k + 1) * olr);
+                matvecRows(blk.woA, ws.o, r * qw + k * gw, ws.z, r * g * olr, 1, k * olr, (k + 1) * olr);
             }
         }
         num.round(ws.z, 0, n * g * olr);
-        qlinear(b.woB, ws.z, n, out);
+        qlinear(blk.woB, ws.z, n, out);
     }
 
     /** The weightless per-head RMS norm of q; the official code evaluates each step in bf16. */
@@ -717,158 +795,73 @@ public final class V4Model implements AutoCloseable {
         }
     }
 
-    /** Start of the kv row that column code {@code c} names (window position, or compressed entry −2−j). */
-    private float[] kvArray(LayerState ls, int c, int startPos) {
-        return c <= -2 ? ls.comp.cache : c >= startPos ? ws.kv : ls.ring;
-    }
-
-    private int kvOffset(int c, int startPos) {
-        int hd = cfg.headDim();
-        return c <= -2 ? (-2 - c) * hd : c >= startPos ? (c - startPos) * hd : (c % cfg.windowSize()) * hd;
-    }
-
-    /**
-     * One head of one query over its columns: {@code o = Σ softmax(q·k/√d)·v} with the sink in the
-     * denominator. Official mode walks the columns in 64-wide tiles with an online softmax and bf16
-     * probabilities, as the TileLang kernel; otherwise a plain softmax.
-     */
-    private void sparseAttention(LayerState ls, float[] q, int qOff, int[] cols, int nc, int startPos, float scale,
-                                 float sink, float[] o, int oOff) {
-        int hd = cfg.headDim();
-        float[] s = ls.scores;
-        for (int c = 0; c < nc; c++) {
-            int code = cols[c];
-            if (code == MASKED) {
-                s[c] = Float.NEGATIVE_INFINITY;
-                continue;
-            }
-            float[] kv = kvArray(ls, code, startPos);
-            int ko = kvOffset(code, startPos);
-            float dot = 0;
-            for (int i = 0; i < hd; i++) {
-                dot += q[qOff + i] * kv[ko + i];
-            }
-            s[c] = dot * scale;
-        }
-        double[] acc = ws.acc;
-        Arrays.fill(acc, 0);
-        double m = Double.NEGATIVE_INFINITY, l = 0;
-        int tile = num.tilelang() ? ATTN_TILE : nc;
-        for (int t0 = 0; t0 < nc; t0 += tile) {
-            int t1 = Math.min(nc, t0 + tile);
-            double mt = Double.NEGATIVE_INFINITY;
-            for (int c = t0; c < t1; c++) {
-                mt = Math.max(mt, s[c]);
-            }
-            double mNew = Math.max(m, mt);
-            if (mNew == Double.NEGATIVE_INFINITY) {
-                continue;
-            }
-            double alpha = m == Double.NEGATIVE_INFINITY ? 0 : Math.exp(m - mNew);
-            l *= alpha;
-            for (int i = 0; i < hd; i++) {
-                acc[i] *= alpha;
-            }
-            for (int c = t0; c < t1; c++) {
-                if (cols[c] == MASKED) {
-                    continue;
-                }
-                double pr = Math.exp(s[c] - mNew);
-                l += pr;
-                double pv = num.tilelang() ? Formats.bf16Round((float) pr) : pr;
-                float[] kv = kvArray(ls, cols[c], startPos);
-                int ko = kvOffset(cols[c], startPos);
-                for (int i = 0; i < hd; i++) {
-                    acc[i] += pv * kv[ko + i];
-                }
-            }
-            m = mNew;
-        }
-        l += Math.exp(sink - m);
-        for (int i = 0; i < hd; i++) {
-            o[oOff + i] = num.round(acc[i] / l);
-        }
-    }
-
     // ------------------------------------------------------------------ compressor
 
     /**
-     * Feeds tokens into a compressor: {@code kv = wkv·x}, {@code score = wgate·x + ape[pos mod ratio]}
-     * (float32, per channel). When a group of {@code ratio} tokens completes, its entry is the per-channel
-     * softmax-weighted sum over the group (ratio 4: the previous group's first half of the channels plus
-     * this group's second half, 8 candidates), then norm, RoPE at the group's first position, and FP8
-     * (main) or Hadamard + FP4 (indexer) fake-quantisation. Entry j lands at cache row j.
+     * Feeds the batch's rows into a compressor, each segment into its own state: {@code kv = wkv·x},
+     * {@code score = wgate·x + ape[pos mod ratio]} (float32, per channel). When a group of {@code ratio}
+     * tokens completes, its entry is pooled ({@link Compressor#pool}), normed, RoPE-rotated at the
+     * group's first position, and FP8 (main) or Hadamard + FP4 (indexer) fake-quantised; entry j lands
+     * at cache row j.
      */
-    private void compress(Comp cp, CompState cs, float[] x, int n, int startPos, boolean indexer, Rope rope) {
-        int ratio = cp.ratio(), w = cp.width(), coff = cs.coff, cw = coff * w, rd = cfg.ropeHeadDim();
-        boolean overlap = coff == 2;
+    private void compress(Comp cp, Batch b, int idx, boolean isMtp, float[] x, boolean indexer) {
+        int n = b.rows, ratio = cp.ratio(), w = cp.width(), rd = cfg.ropeHeadDim();
+        boolean overlap = ratio == 4;
+        int cw = (overlap ? 2 : 1) * w;
         matmul(cp.wkv(), x, n, ws.ckv);                                          // [n, coff·w]
         matmul(cp.wgate(), x, n, ws.csc);
         float[] e = ws.centry;
-        for (int t = 0; t < n; t++) {
-            int p = startPos + t;
-            int row = (overlap ? ratio : 0) + p % ratio;
-            for (int i = 0; i < cw; i++) {
-                cs.kvState[row * cw + i] = ws.ckv[t * cw + i];
-                cs.scoreState[row * cw + i] = ws.csc[t * cw + i] + cp.ape()[(p % ratio) * cw + i];
-            }
-            if ((p + 1) % ratio != 0) {
-                continue;
-            }
-            for (int ch = 0; ch < w; ch++) {
-                double mx = Double.NEGATIVE_INFINITY;
-                for (int r = 0; r < coff * ratio; r++) {
-                    mx = Math.max(mx, cs.scoreState[r * cw + candidateChannel(r, ch, ratio, w, overlap)]);
+        for (int s = 0; s < b.segs; s++) {
+            LayerState ls = layerState(b, s, idx, isMtp);
+            CompState cs = indexer ? ls.icomp : ls.comp;
+            for (int r = b.off[s]; r < b.off[s] + b.len[s]; r++) {
+                int p = ws.pos[r];
+                int row = (overlap ? ratio : 0) + p % ratio;
+                for (int i = 0; i < cw; i++) {
+                    cs.kvState[row * cw + i] = ws.ckv[r * cw + i];
+                    cs.scoreState[row * cw + i] = ws.csc[r * cw + i] + cp.ape()[(p % ratio) * cw + i];
                 }
-                double sum = 0, acc = 0;
-                for (int r = 0; r < coff * ratio; r++) {
-                    int c = r * cw + candidateChannel(r, ch, ratio, w, overlap);
-                    double wt = Math.exp(cs.scoreState[c] - mx);
-                    sum += wt;
-                    acc += wt * cs.kvState[c];
+                if ((p + 1) % ratio != 0) {
+                    continue;
                 }
-                e[ch] = num.round(acc / sum);
-            }
-            if (overlap) {
-                // this group becomes the previous one of the next entry
-                System.arraycopy(cs.kvState, ratio * cw, cs.kvState, 0, ratio * cw);
-                System.arraycopy(cs.scoreState, ratio * cw, cs.scoreState, 0, ratio * cw);
-            }
-            rmsnorm(e, 0, 1, w, cp.norm());
-            rope.table(p + 1 - ratio, ws.csTmp, 0);
-            Rope.rotate(e, w - rd, ws.csTmp, 0, rd, false);
-            num.round(e, w - rd, rd);
-            if (indexer) {
-                Formats.hadamard(e, 0, w);
+                Compressor.pool(cs.kvState, cs.scoreState, ratio, w, overlap, e, 0);
                 num.round(e, 0, w);
-                if (num.quant()) {
-                    Formats.fp4FakeQuant(e, 0, w, V4Config.FP4_BLOCK);
+                if (overlap) {
+                    // this group becomes the previous one of the next entry
+                    System.arraycopy(cs.kvState, ratio * cw, cs.kvState, 0, ratio * cw);
+                    System.arraycopy(cs.scoreState, ratio * cw, cs.scoreState, 0, ratio * cw);
                 }
-            } else if (num.quant()) {
-                Formats.fp8FakeQuant(e, 0, w - rd, V4Config.KV_QUANT_BLOCK);
+                rmsnorm(e, 0, 1, w, cp.norm());
+                ropeCmp.table(p + 1 - ratio, ws.csTmp, 0);
+                Rope.rotate(e, w - rd, ws.csTmp, 0, rd, false);
+                num.round(e, w - rd, rd);
+                if (indexer) {
+                    Formats.hadamard(e, 0, w);
+                    num.round(e, 0, w);
+                    if (num.quant()) {
+                        Formats.fp4FakeQuant(e, 0, w, V4Config.FP4_BLOCK);
+                    }
+                } else if (num.quant()) {
+                    Formats.fp8FakeQuant(e, 0, w - rd, V4Config.KV_QUANT_BLOCK);
+                }
+                System.arraycopy(e, 0, cs.cache, ((p + 1) / ratio - 1) * w, w);
             }
-            System.arraycopy(e, 0, cs.cache, ((p + 1) / ratio - 1) * w, w);
         }
-    }
-
-    /** Channel of state row r that is candidate for output channel ch (overlap: rows < ratio use the first half). */
-    private static int candidateChannel(int r, int ch, int ratio, int w, boolean overlap) {
-        return overlap && r >= ratio ? w + ch : ch;
     }
 
     // ------------------------------------------------------------------ lightning indexer
 
     /**
-     * The indexer's queries and weights for the chunk, and its compressor: {@code qI = wq_b·qr} with
-     * RoPE, Hadamard and FP4 fake-quant per head; {@code w = weights_proj·x · (ihd·IH)^-½}.
+     * The indexer's queries and weights for every row: {@code qI = wq_b·qr} with RoPE, Hadamard and
+     * FP4 fake-quant per head; {@code w = weights_proj·x · (ihd·IH)^-½}.
      */
-    private void indexerScores(Block b, LayerState ls, float[] x, int n, int startPos, float[] cs) {
+    private void indexerQueries(Block blk, float[] x, int n, float[] cs) {
         int ih = cfg.indexNHeads(), ihd = cfg.indexHeadDim(), rd = cfg.ropeHeadDim();
-        qlinear(b.idxWqB, ws.qa, n, ws.iq);                                      // [n, IH, ihd]
-        for (int t = 0; t < n; t++) {
+        qlinear(blk.idxWqB, ws.qa, n, ws.iq);                                    // [n, IH, ihd]
+        for (int r = 0; r < n; r++) {
             for (int hh = 0; hh < ih; hh++) {
-                int o = (t * ih + hh) * ihd;
-                Rope.rotate(ws.iq, o + ihd - rd, cs, t * rd, rd, false);
+                int o = (r * ih + hh) * ihd;
+                Rope.rotate(ws.iq, o + ihd - rd, cs, r * rd, rd, false);
                 num.round(ws.iq, o + ihd - rd, rd);
                 Formats.hadamard(ws.iq, o, ihd);
                 num.round(ws.iq, o, ihd);
@@ -877,8 +870,7 @@ public final class V4Model implements AutoCloseable {
                 }
             }
         }
-        compress(b.icomp, ls.icomp, x, n, startPos, true, ropeCmp);
-        matmul(b.idxWproj, x, n, ws.iw);                                          // [n, IH]
+        matmul(blk.idxWproj, x, n, ws.iw);                                       // [n, IH]
         num.round(ws.iw, 0, n * ih);
         float wscale = (float) (Math.pow(ihd, -0.5) * Math.pow(ih, -0.5));
         for (int i = 0; i < n * ih; i++) {
@@ -887,46 +879,25 @@ public final class V4Model implements AutoCloseable {
     }
 
     /**
-     * Scores every compressed entry visible to query t ({@code Σ_h w_h·relu(qI_h·K_j)}) and appends
-     * the top-k as column codes in descending score order (ties: lower entry first), masked entries
-     * (not yet visible to this row) last as −1.
+     * Scores every compressed entry for row r at position p and appends the top-k entries as attention
+     * rows, in descending score order; entries not yet visible to this row (a prefill's later groups)
+     * sort last and are masked.
      */
-    private int indexerTopk(LayerState ls, int t, int p, int end, int[] cols, int nc) {
-        int ih = cfg.indexNHeads(), ihd = cfg.indexHeadDim();
+    private int indexerTopk(LayerState ls, int r, int p, int end, float[][] rows, int[] rowOff, int nc) {
+        int ih = cfg.indexNHeads(), ihd = cfg.indexHeadDim(), hd = cfg.headDim();
         int total = end / 4, vis = (p + 1) / 4;
         int k = Math.min(cfg.indexTopk(), total);
-        if (k == 0) {
-            return nc;
-        }
-        float[] kc = ls.icomp.cache;
         long[] keys = ls.idxKeys;
         for (int j = 0; j < total; j++) {
-            float score;
-            if (j >= vis) {
-                score = Float.NEGATIVE_INFINITY;
-            } else {
-                double sum = 0;
-                for (int hh = 0; hh < ih; hh++) {
-                    int qo = (t * ih + hh) * ihd;
-                    float dot = 0;
-                    for (int i = 0; i < ihd; i++) {
-                        dot += ws.iq[qo + i] * kc[j * ihd + i];
-                    }
-                    sum += num.round(num.round(Math.max(num.round(dot), 0f)) * ws.iw[t * ih + hh]);
-                }
-                score = num.round(sum);
-                if (score == 0f) {
-                    score = 0f;                                                  // −0 ties with +0, as in the reference sort
-                }
-            }
-            int bits = Float.floatToIntBits(score);
-            int asc = bits ^ ((bits >> 31) & 0x7FFFFFFF);                        // order-preserving int of the float
-            keys[j] = ((long) ~asc << 32) | j;                                   // descending score, then ascending j
+            float score = j >= vis ? Float.NEGATIVE_INFINITY
+                    : Indexer.score(ws.iq, r * ih * ihd, ws.iw, r * ih, ih, ihd, ls.icomp.cache, j * ihd, num);
+            keys[j] = Indexer.key(score, j);
         }
         Arrays.sort(keys, 0, total);
-        for (int i = 0; i < k; i++) {
-            int j = (int) keys[i];
-            cols[nc++] = j < vis ? -2 - j : MASKED;
+        for (int i = 0; i < k; i++, nc++) {
+            int j = Indexer.index(keys[i]);
+            rows[nc] = j < vis ? ls.comp.cache : null;
+            rowOff[nc] = j * hd;
         }
         return nc;
     }
@@ -936,50 +907,26 @@ public final class V4Model implements AutoCloseable {
     /**
      * Routed experts (sqrt-softplus scores; hash table in the first layers, else top-k of score + bias;
      * weights = scores of the chosen, normalised, × routed_scaling_factor) plus the shared expert.
-     * Tokens are grouped by expert so each expert's weights are read once per call.
+     * Rows are grouped by expert so each expert's weights are read once per call.
      */
-    private void moe(Block b, float[] x, int n, int[] ids, int idsOff, float[] out) {
+    private void moe(Block blk, float[] x, int n, int[] ids, float[] out) {
         int d = cfg.dim(), e = cfg.nRoutedExperts(), k = cfg.nActivatedExperts();
-        matmul(b.gate, x, n, ws.gateLogits);                                      // [n, E]
+        matmul(blk.gate, x, n, ws.gateLogits);                                   // [n, E]
         for (int t = 0; t < n; t++) {
             int go = t * e;
-            for (int i = 0; i < e; i++) {
-                double z = ws.gateLogits[go + i];
-                ws.gateLogits[go + i] = (float) Math.sqrt(z > 20 ? z : Math.log1p(Math.exp(z)));
-            }
-            if (b.hash) {
-                long row = (long) ids[idsOff + t] * k;
+            Moe.sqrtSoftplus(ws.gateLogits, go, e);
+            if (blk.hash) {
+                long row = (long) ids[t] * k;
                 for (int s = 0; s < k; s++) {
-                    ws.sel[t * k + s] = (int) b.tid2eid.getAtIndex(I64, row + s);
+                    ws.sel[t * k + s] = (int) blk.tid2eid.getAtIndex(I64, row + s);
                 }
             } else {
-                for (int s = 0; s < k; s++) {
-                    int best = -1;
-                    float bestV = Float.NEGATIVE_INFINITY;
-                    outer:
-                    for (int i = 0; i < e; i++) {
-                        for (int q = 0; q < s; q++) {
-                            if (ws.sel[t * k + q] == i) continue outer;
-                        }
-                        float v = ws.gateLogits[go + i] + b.gateBias[i];
-                        if (best < 0 || v > bestV) {
-                            best = i;
-                            bestV = v;
-                        }
-                    }
-                    ws.sel[t * k + s] = best;
-                }
+                Moe.topk(ws.gateLogits, go, blk.gateBias, e, k, ws.sel, t * k);
             }
-            double sum = 0;
-            for (int s = 0; s < k; s++) {
-                sum += ws.gateLogits[go + ws.sel[t * k + s]];
-            }
-            for (int s = 0; s < k; s++) {
-                ws.selW[t * k + s] = (float) (ws.gateLogits[go + ws.sel[t * k + s]] / sum * cfg.routeScale());
-            }
+            Moe.weights(ws.gateLogits, go, ws.sel, t * k, k, cfg.routeScale(), ws.selW, t * k);
         }
         Arrays.fill(out, 0, n * d, 0f);
-        // group (token, slot) pairs by expert
+        // group (row, slot) pairs by expert
         Arrays.fill(ws.expertCount, 0);
         for (int i = 0; i < n * k; i++) {
             ws.expertCount[ws.sel[i]]++;
@@ -1002,7 +949,7 @@ public final class V4Model implements AutoCloseable {
             for (int r = 0; r < m; r++) {
                 System.arraycopy(x, (ws.pairs[p0 + r] / k) * d, ws.xe, r * d, d);
             }
-            expert(b.w1[ex], b.w2[ex], b.w3[ex], m, p0);
+            expert(blk.w1[ex], blk.w2[ex], blk.w3[ex], m, p0);
             for (int r = 0; r < m; r++) {
                 int to = (ws.pairs[p0 + r] / k) * d;
                 for (int i = 0; i < d; i++) {
@@ -1011,30 +958,24 @@ public final class V4Model implements AutoCloseable {
             }
         }
         System.arraycopy(x, 0, ws.xe, 0, n * d);
-        expert(b.sw1, b.sw2, b.sw3, n, -1);
+        expert(blk.sw1, blk.sw2, blk.sw3, n, -1);
         for (int i = 0; i < n * d; i++) {
             out[i] = num.round(out[i] + ws.ye[i]);
         }
     }
 
     /**
-     * SwiGLU expert over the m rows of {@code ws.xe} into {@code ws.ye}: {@code w2·(w·silu(min(w1·x, L))
-     * · clamp(w3·x, ±L))}, the routing weight applied before w2 (pairs from {@code p0}; −1 = shared, weight 1).
+     * SwiGLU expert over the m rows of {@code ws.xe} into {@code ws.ye}: {@code w2·(w·swiglu(w1·x, w3·x))},
+     * the routing weight applied before w2 (pairs from {@code p0}; −1 = shared expert, weight 1).
      */
     private void expert(Matrix w1, Matrix w2, Matrix w3, int m, int p0) {
         int inter = cfg.moeInterDim();
-        float lim = cfg.swigluLimit();
         qlinear(w1, ws.xe, m, ws.g);
         qlinear(w3, ws.xe, m, ws.u);
         for (int r = 0; r < m; r++) {
             double wt = p0 < 0 ? 1 : ws.selW[ws.pairs[p0 + r]];
             for (int i = r * inter; i < (r + 1) * inter; i++) {
-                double g = ws.g[i], u = ws.u[i];
-                if (lim > 0) {
-                    u = Math.clamp(u, -lim, lim);
-                    g = Math.min(g, lim);
-                }
-                ws.g[i] = num.round(wt * (g / (1 + Math.exp(-g)) * u));
+                ws.g[i] = num.round(wt * Moe.swiglu(ws.g[i], ws.u[i], cfg.swigluLimit()));
             }
         }
         qlinear(w2, ws.g, m, ws.ye);

@@ -35,8 +35,10 @@ public final class V4State {
     static final class LayerState {
         final float[] ring;                  // [window, head_dim], position p at slot p % window
         final CompState comp, icomp;
-        // per-query scratch: the attended columns (window, then compressed), their scores, indexer sort keys
-        final int[] cols;
+        // per-query scratch: the attended K = V rows (window, then compressed; null = masked), their
+        // offsets and scores, and the indexer's sort keys
+        final float[][] colRows;
+        final int[] colOff;
         final float[] scores;
         final long[] idxKeys;
 
@@ -46,7 +48,8 @@ public final class V4State {
             icomp = ratio == 4 ? new CompState(4, cfg.indexHeadDim(), maxContext) : null;
             int compressed = ratio == 4 ? Math.min(cfg.indexTopk(), maxContext / 4) : ratio > 0 ? maxContext / ratio : 0;
             int maxCols = cfg.windowSize() + compressed;
-            cols = new int[maxCols];
+            colRows = new float[maxCols][];
+            colOff = new int[maxCols];
             scores = new float[maxCols];
             idxKeys = new long[ratio == 4 ? maxContext / 4 : 0];
         }

@@ -76,6 +76,36 @@ class PrefillDecodeTest {
         assertArrayEquals(mtpA, mtpC, "MTP after chunked prefill");
     }
 
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"official", "float"})
+    void batchOfSequencesAtDifferentPositionsMatchesEachAlone(String mode) {
+        V4Model m = V4Model.load(src.tensors(), src.config(), Numerics.of(mode), 64);
+        int v = m.config().vocabSize();
+        int[][] pre = {java.util.Arrays.copyOfRange(prompt, 0, 30), java.util.Arrays.copyOfRange(prompt, 30, 35), {}};
+        int[][] step = {{prompt[40]}, java.util.Arrays.copyOfRange(prompt, 50, 60), java.util.Arrays.copyOfRange(prompt, 60, 80)};
+        // alone
+        float[][] want = new float[3][v];
+        for (int i = 0; i < 3; i++) {
+            V4State st = m.newState(256);
+            if (pre[i].length > 0) m.forward(pre[i], pre[i].length, st, null, false, null);
+            m.forward(step[i], step[i].length, st, want[i], false, null);
+        }
+        // together: a decode step, a prompt chunk in the middle of its prompt, a fresh prompt
+        V4State[] sts = new V4State[3];
+        for (int i = 0; i < 3; i++) {
+            sts[i] = m.newState(256);
+            if (pre[i].length > 0) m.forward(pre[i], pre[i].length, sts[i], null, false, null);
+        }
+        Batch b = new Batch(64, 4);
+        for (int i = 0; i < 3; i++) b.add(sts[i], step[i], 0, step[i].length, true);
+        float[] got = new float[3 * v];
+        m.forward(b, got);
+        for (int i = 0; i < 3; i++) {
+            assertArrayEquals(want[i], java.util.Arrays.copyOfRange(got, i * v, (i + 1) * v), "sequence " + i);
+            assertEquals(pre[i].length + step[i].length, sts[i].position());
+        }
+    }
+
     @Test
     void decodeStepAllocatesNothing() {
         V4Model m = V4Model.load(src.tensors(), src.config(), Numerics.OFFICIAL, 64);

@@ -99,14 +99,15 @@ public final class Bf16Matrix implements Matrix {
     static float dot(Lanes v, MemorySegment w, long off, int cols, float[] x, int xOff) {
         VectorSpecies<Float> fs = v.floats();
         VectorSpecies<Integer> is = v.ints();
-        VectorSpecies<Short> ss = v.bf16Shorts();
+        VectorSpecies<Short> ss = v.shorts();
         int lanes = fs.length(), step = 2 * lanes, c = 0;
         FloatVector acc0 = FloatVector.zero(fs), acc1 = acc0;
         for (; c <= cols - step; c += step) {
-            ShortVector bits = ShortVector.fromMemorySegment(ss, w, off + 2L * c, ByteOrder.LITTLE_ENDIAN);
-            FloatVector w0 = ((IntVector) bits.convertShape(VectorOperators.S2I, is, 0))
+            ShortVector b0 = ShortVector.fromMemorySegment(ss, w, off + 2L * c, ByteOrder.LITTLE_ENDIAN);
+            ShortVector b1 = ShortVector.fromMemorySegment(ss, w, off + 2L * (c + lanes), ByteOrder.LITTLE_ENDIAN);
+            FloatVector w0 = ((IntVector) b0.convertShape(VectorOperators.S2I, is, 0))
                     .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            FloatVector w1 = ((IntVector) bits.convertShape(VectorOperators.S2I, is, 1))
+            FloatVector w1 = ((IntVector) b1.convertShape(VectorOperators.S2I, is, 0))
                     .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
             acc0 = w0.fma(FloatVector.fromArray(fs, x, xOff + c), acc0);
             acc1 = w1.fma(FloatVector.fromArray(fs, x, xOff + c + lanes), acc1);
@@ -125,14 +126,12 @@ public final class Bf16Matrix implements Matrix {
     /** One row's values into {@code out[off, off + cols)}; {@code rowOff} in bytes. */
     static void decode(Lanes v, MemorySegment w, long rowOff, int cols, float[] out, int off) {
         VectorSpecies<Integer> is = v.ints();
-        VectorSpecies<Short> ss = v.bf16Shorts();
-        int lanes = is.length(), step = 2 * lanes, c = 0;
-        for (; c <= cols - step; c += step) {
+        VectorSpecies<Short> ss = v.shorts();
+        int lanes = is.length(), c = 0;
+        for (; c <= cols - lanes; c += lanes) {
             ShortVector bits = ShortVector.fromMemorySegment(ss, w, rowOff + 2L * c, ByteOrder.LITTLE_ENDIAN);
             ((IntVector) bits.convertShape(VectorOperators.S2I, is, 0)).lanewise(VectorOperators.LSHL, 16)
                     .reinterpretAsFloats().intoArray(out, off + c);
-            ((IntVector) bits.convertShape(VectorOperators.S2I, is, 1)).lanewise(VectorOperators.LSHL, 16)
-                    .reinterpretAsFloats().intoArray(out, off + c + lanes);
         }
         for (; c < cols; c++) {
             out[off + c] = Formats.bf16ToFloat(w.get(Matrices.I16_LE, rowOff + 2L * c));

@@ -143,7 +143,7 @@ public final class Fp4Matrix implements Matrix {
             int xOff) {
         VectorSpecies<Float> fs = v.floats();
         VectorSpecies<Integer> is = v.ints();
-        VectorSpecies<Byte> bs = v.fp4Bytes();
+        VectorSpecies<Byte> bs = v.bytes();
         int lanes = fs.length(), parts = bs.length() / lanes, perLoad = 2 * bs.length();
         FloatVector total = FloatVector.zero(fs);
         for (int b0 = 0; b0 < cols; b0 += BLOCK) {
@@ -178,7 +178,7 @@ public final class Fp4Matrix implements Matrix {
     /** Unscaled e2m1 values of one row into {@code out[0, cols)}, as {@link #dot} decodes them. */
     static void decode(Lanes v, MemorySegment w, long off, int cols, float[] out) {
         VectorSpecies<Integer> is = v.ints();
-        VectorSpecies<Byte> bs = v.fp4Bytes();
+        VectorSpecies<Byte> bs = v.bytes();
         int lanes = is.length(), parts = bs.length() / lanes, perLoad = 2 * bs.length();
         for (int c = 0; c < cols; c += perLoad) {
             ByteVector packed = ByteVector.fromMemorySegment(bs, w, off + c / 2, ByteOrder.LITTLE_ENDIAN);

@@ -136,18 +136,21 @@ public final class Fp8Matrix implements Matrix {
     static float dot(Lanes v, MemorySegment w, long off, int cols, float[] s, int sOff, float[] x, int xOff) {
         VectorSpecies<Float> fs = v.floats();
         VectorSpecies<Integer> is = v.ints();
-        VectorSpecies<Byte> bs = v.fp8Bytes();
-        int lanes = fs.length(), step = 2 * lanes;
+        VectorSpecies<Byte> bs = v.bytes();
+        int lanes = fs.length(), step = 2 * lanes, parts = bs.length() / lanes;
         FloatVector total = FloatVector.zero(fs);
         float tail = 0f;
         for (int b0 = 0; b0 < cols; b0 += BLOCK) {
             int b1 = Math.min(cols, b0 + BLOCK), c = b0;
             FloatVector acc0 = FloatVector.zero(fs), acc1 = acc0;
             for (; c <= b1 - step; c += step) {
-                ByteVector codes = ByteVector.fromMemorySegment(bs, w, off + c, ByteOrder.LITTLE_ENDIAN);
-                FloatVector w0 = ((IntVector) codes.convertShape(VectorOperators.B2I, is, 0))
+                // two loads of one vector each, or with 4 lanes one 8-byte load in two parts
+                ByteVector c0 = ByteVector.fromMemorySegment(bs, w, off + c, ByteOrder.LITTLE_ENDIAN);
+                ByteVector c1 = parts == 2 ? c0
+                        : ByteVector.fromMemorySegment(bs, w, off + c + lanes, ByteOrder.LITTLE_ENDIAN);
+                FloatVector w0 = ((IntVector) c0.convertShape(VectorOperators.B2I, is, 0))
                         .lanewise(VectorOperators.LSHL, 20).and(E4M3_FIELDS).reinterpretAsFloats().mul(E4M3_UNBIAS);
-                FloatVector w1 = ((IntVector) codes.convertShape(VectorOperators.B2I, is, 1))
+                FloatVector w1 = ((IntVector) c1.convertShape(VectorOperators.B2I, is, parts - 1))
                         .lanewise(VectorOperators.LSHL, 20).and(E4M3_FIELDS).reinterpretAsFloats().mul(E4M3_UNBIAS);
                 acc0 = w0.fma(FloatVector.fromArray(fs, x, xOff + c), acc0);
                 acc1 = w1.fma(FloatVector.fromArray(fs, x, xOff + c + lanes), acc1);
@@ -172,15 +175,17 @@ public final class Fp8Matrix implements Matrix {
     /** Unscaled e4m3 values of one row into {@code out[0, cols)}, as {@link #dot} decodes them. */
     static void decode(Lanes v, MemorySegment w, long off, int cols, float[] out) {
         VectorSpecies<Integer> is = v.ints();
-        VectorSpecies<Byte> bs = v.fp8Bytes();
-        int lanes = is.length(), step = 2 * lanes;
+        VectorSpecies<Byte> bs = v.bytes();
+        int lanes = is.length(), step = 2 * lanes, parts = bs.length() / lanes;
         for (int b0 = 0; b0 < cols; b0 += BLOCK) {
             int b1 = Math.min(cols, b0 + BLOCK), c = b0;
             for (; c <= b1 - step; c += step) {
-                ByteVector codes = ByteVector.fromMemorySegment(bs, w, off + c, ByteOrder.LITTLE_ENDIAN);
-                ((IntVector) codes.convertShape(VectorOperators.B2I, is, 0)).lanewise(VectorOperators.LSHL, 20)
+                ByteVector c0 = ByteVector.fromMemorySegment(bs, w, off + c, ByteOrder.LITTLE_ENDIAN);
+                ByteVector c1 = parts == 2 ? c0
+                        : ByteVector.fromMemorySegment(bs, w, off + c + lanes, ByteOrder.LITTLE_ENDIAN);
+                ((IntVector) c0.convertShape(VectorOperators.B2I, is, 0)).lanewise(VectorOperators.LSHL, 20)
                         .and(E4M3_FIELDS).reinterpretAsFloats().mul(E4M3_UNBIAS).intoArray(out, c);
-                ((IntVector) codes.convertShape(VectorOperators.B2I, is, 1)).lanewise(VectorOperators.LSHL, 20)
+                ((IntVector) c1.convertShape(VectorOperators.B2I, is, parts - 1)).lanewise(VectorOperators.LSHL, 20)
                         .and(E4M3_FIELDS).reinterpretAsFloats().mul(E4M3_UNBIAS).intoArray(out, c + lanes);
             }
             for (; c < b1; c++) {
