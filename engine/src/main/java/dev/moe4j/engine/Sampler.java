@@ -7,32 +7,34 @@ import java.util.SplittableRandom;
  * Picks the next token from logits: greedy at temperature 0 (ties → the lowest id), otherwise
  * softmax(logits / T) restricted to the top-k and then to the smallest set whose probability reaches
  * top-p, drawn from a seeded generator so that a seed reproduces a run. Buffers are sized once for
- * the vocabulary; sampling allocates nothing.
+ * the vocabulary and reused across requests ({@link #configure}); sampling allocates nothing.
  */
 public final class Sampler {
 
-    private final float temperature, topP;
-    private final int topK;
-    private final SplittableRandom random;
+    private float temperature, topP;
+    private int topK;
+    private SplittableRandom random;
     private final long[] keys;
     private final double[] probs;
 
+    public Sampler(int vocab) {
+        this.keys = new long[vocab];
+        this.probs = new double[vocab];
+    }
+
     public Sampler(int vocab, float temperature, float topP, int topK, long seed) {
-        if (!(temperature >= 0) || !Float.isFinite(temperature)) {
-            throw new IllegalArgumentException("temperature must be a finite number ≥ 0, got " + temperature);
-        }
-        if (!(topP > 0 && topP <= 1)) {
-            throw new IllegalArgumentException("top_p must be in (0, 1], got " + topP);
-        }
-        if (topK < 0) {
-            throw new IllegalArgumentException("top_k must be ≥ 0 (0 = off), got " + topK);
-        }
+        this(vocab);
+        configure(temperature, topP, topK, seed);
+    }
+
+    /** Settings for the next request; validated by {@link GenerationParams}. */
+    public Sampler configure(float temperature, float topP, int topK, long seed) {
+        new GenerationParams(0, temperature, topP, topK, seed, false);
         this.temperature = temperature;
         this.topP = topP;
         this.topK = topK;
         this.random = new SplittableRandom(seed);
-        this.keys = new long[vocab];
-        this.probs = new double[vocab];
+        return this;
     }
 
     public static int argmax(float[] logits, int off, int n) {
@@ -85,5 +87,41 @@ public final class Sampler {
             }
         }
         return (int) keys[keep - 1];
+    }
+
+    /** log Σ exp(logits): the normaliser of the model's log-probabilities. */
+    public static double logSumExp(float[] logits, int off, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = off; i < off + n; i++) {
+            max = Math.max(max, logits[i]);
+        }
+        double s = 0;
+        for (int i = off; i < off + n; i++) {
+            s += Math.exp(logits[i] - max);
+        }
+        return max + Math.log(s);
+    }
+
+    /** The {@code ids.length} largest logits' ids, descending (ties: lower id first). O(n·k), k ≤ 20. */
+    public static void top(float[] logits, int off, int n, int[] ids) {
+        int k = ids.length;
+        for (int s = 0; s < k; s++) {
+            int best = -1;
+            for (int i = 0; i < n; i++) {
+                if ((best < 0 || logits[off + i] > logits[off + best]) && !chosen(ids, s, i)) {
+                    best = i;
+                }
+            }
+            ids[s] = best;
+        }
+    }
+
+    private static boolean chosen(int[] ids, int s, int i) {
+        for (int q = 0; q < s; q++) {
+            if (ids[q] == i) {
+                return true;
+            }
+        }
+        return false;
     }
 }

@@ -23,7 +23,8 @@ import java.util.Arrays;
  * {@code inference/model.py}: embedding → blocks (mHC around attention and MoE) → {@code hc_head} →
  * norm → head, plus the MTP block. Prefill of a prompt and token-by-token decode are the same code:
  * a call processes {@code n} tokens at the positions following what the caches already hold.
- * Rounding points follow {@link Numerics}; arithmetic is float32 with double reductions.
+ * Rounding points follow {@link Numerics}; arithmetic is float32 with double reductions. One forward
+ * call runs at a time (they share the working buffers); sequences interleave freely between calls.
  */
 public final class V4Model implements AutoCloseable {
 
@@ -406,7 +407,7 @@ public final class V4Model implements AutoCloseable {
      *               otherwise the last one ([vocab]); may be null
      * @param hOut   receives the final residual streams [n, hc, D] (the MTP block's input); may be null
      */
-    public void forward(int[] ids, int n, V4State st, float[] logits, boolean allPositions, float[] hOut) {
+    public synchronized void forward(int[] ids, int n, V4State st, float[] logits, boolean allPositions, float[] hOut) {
         checkRun(n, st.position, st);
         for (int c0 = 0; c0 < n; c0 += maxChunk) {
             int m = Math.min(maxChunk, n - c0);
@@ -421,7 +422,7 @@ public final class V4Model implements AutoCloseable {
      * The MTP block over main-model streams {@code h} [n, hc, D] whose next tokens are {@code nextIds}
      * (position i pairs h[i] with the token at i + 1), continuing the MTP caches of {@code st}.
      */
-    public void mtpForward(float[] h, int[] nextIds, int n, V4State st, float[] logits, boolean allPositions) {
+    public synchronized void mtpForward(float[] h, int[] nextIds, int n, V4State st, float[] logits, boolean allPositions) {
         if (mtp.length == 0) {
             throw new IllegalStateException("this model has no MTP block (num_nextn_predict_layers = 0)");
         }
@@ -452,7 +453,7 @@ public final class V4Model implements AutoCloseable {
      * the MTP block ({@code isMtp}) takes the streams already in {@code ws.h} and mixes in its embedding.
      * Logits: per segment at {@code s·vocab}, or with {@code allRows} (one segment) at {@code (rowBase + r)·vocab}.
      */
-    private void run(Batch b, boolean isMtp, float[] logits, boolean allRows, float[] hOut, int rowBase) {
+    private synchronized void run(Batch b, boolean isMtp, float[] logits, boolean allRows, float[] hOut, int rowBase) {
         int n = b.rows, d = cfg.dim(), hc = cfg.hcMult(), hcD = hc * d;
         if (n > maxChunk) {
             throw new IllegalArgumentException("batch of " + n + " rows exceeds the model's chunk of " + maxChunk);
@@ -542,7 +543,7 @@ public final class V4Model implements AutoCloseable {
      * Teacher forcing for tests: the attention sub-layer of layer {@code layerId} (ids ≥ num layers name
      * MTP blocks) on inputs {@code x} [n, D] at the positions after those in {@code st}.
      */
-    void attentionSublayer(int layerId, float[] x, int n, V4State st, float[] out) {
+    synchronized void attentionSublayer(int layerId, float[] x, int n, V4State st, float[] out) {
         boolean isMtp = layerId >= layers.length;
         Block blk = isMtp ? mtp[layerId - layers.length] : layers[layerId];
         single.clear();
@@ -556,7 +557,7 @@ public final class V4Model implements AutoCloseable {
     }
 
     /** Teacher forcing for tests: the MoE sub-layer of layer {@code layerId} on inputs {@code x} [n, D]. */
-    void moeSublayer(int layerId, float[] x, int n, int[] ids, float[] out) {
+    synchronized void moeSublayer(int layerId, float[] x, int n, int[] ids, float[] out) {
         Block blk = layerId >= layers.length ? mtp[layerId - layers.length] : layers[layerId];
         moe(blk, x, n, ids, out);
     }

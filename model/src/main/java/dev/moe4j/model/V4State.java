@@ -99,6 +99,77 @@ public final class V4State {
         return position;
     }
 
+    /**
+     * A copy of the backbone caches at the current position, as compact as the position allows: the
+     * window rings, the compressor states and the compressed entries made so far. The MTP caches are
+     * not kept (a restored sequence starts its MTP block afresh).
+     */
+    public Snapshot snapshot() {
+        int n = 0;
+        for (LayerState l : layers) {
+            n += 1 + (l.comp != null ? 3 : 0) + (l.icomp != null ? 3 : 0);
+        }
+        float[][] parts = new float[n][];
+        int k = 0;
+        for (LayerState l : layers) {
+            parts[k++] = l.ring.clone();
+            for (CompState c : new CompState[]{l.comp, l.icomp}) {
+                if (c != null) {
+                    parts[k++] = c.kvState.clone();
+                    parts[k++] = c.scoreState.clone();
+                    parts[k++] = Arrays.copyOf(c.cache, (position / c.ratio) * c.width);
+                }
+            }
+        }
+        return new Snapshot(position, parts);
+    }
+
+    /** Makes this sequence continue from a snapshot of a state of the same model. */
+    public void restore(Snapshot snap) {
+        if (snap.position > maxContext) {
+            throw new IllegalArgumentException("snapshot at position " + snap.position + " exceeds the max context " + maxContext);
+        }
+        reset();
+        int k = 0;
+        for (LayerState l : layers) {
+            System.arraycopy(snap.parts[k], 0, l.ring, 0, l.ring.length);
+            k++;
+            for (CompState c : new CompState[]{l.comp, l.icomp}) {
+                if (c != null) {
+                    System.arraycopy(snap.parts[k++], 0, c.kvState, 0, c.kvState.length);
+                    System.arraycopy(snap.parts[k++], 0, c.scoreState, 0, c.scoreState.length);
+                    float[] cache = snap.parts[k++];
+                    System.arraycopy(cache, 0, c.cache, 0, cache.length);
+                }
+            }
+        }
+        position = snap.position;
+    }
+
+    /** Saved caches of a sequence prefix; immutable once made. */
+    public static final class Snapshot {
+        private final int position;
+        private final float[][] parts;
+
+        Snapshot(int position, float[][] parts) {
+            this.position = position;
+            this.parts = parts;
+        }
+
+        public int position() {
+            return position;
+        }
+
+        /** Heap bytes held, for the cache's memory budget. */
+        public long bytes() {
+            long b = 16;
+            for (float[] p : parts) {
+                b += 16 + 4L * p.length;
+            }
+            return b;
+        }
+    }
+
     /** Forgets the sequence (caches are overwritten as positions are reached again). */
     public void reset() {
         position = 0;

@@ -115,7 +115,7 @@ public final class Bf16Matrix implements Matrix {
         FloatVector acc = acc0.add(acc1);
         float sum = 0f;
         for (int i = 0; i < lanes; i++) {
-            sum += acc.lane(i);              // fixed order: reduceLanes may differ between interpreter and JIT
+            sum += acc.lane(i);              // fixed order: the JIT's reduceLanes is not the interpreter's
         }
         for (; c < cols; c++) {
             sum += Formats.bf16ToFloat(w.get(Matrices.I16_LE, off + 2L * c)) * x[xOff + c];

@@ -27,16 +27,17 @@ final class Dot {
             FloatVector acc0 = FloatVector.zero(fs), acc1 = acc0;
             for (; c <= b1 - step; c += step) {
                 acc0 = FloatVector.fromArray(fs, w, c).fma(FloatVector.fromArray(fs, x, xOff + c), acc0);
-                acc1 = FloatVector.fromArray(fs, w, c + lanes).fma(FloatVector.fromArray(fs, x, xOff + c + lanes), acc1);
+                acc1 = FloatVector.fromArray(fs, w, c + lanes)
+                        .fma(FloatVector.fromArray(fs, x, xOff + c + lanes), acc1);
             }
-            float bs = s[sOff + b0 / block];
-            total = acc0.add(acc1).fma(FloatVector.broadcast(fs, bs), total);
+            float blockScale = s[sOff + b0 / block];
+            total = acc0.add(acc1).fma(FloatVector.broadcast(fs, blockScale), total);
             if (c < b1) {
                 float part = 0f;
                 for (; c < b1; c++) {
                     part += w[c] * x[xOff + c];
                 }
-                tail += part * bs;
+                tail += part * blockScale;
             }
         }
         float sum = 0f;
@@ -53,7 +54,8 @@ final class Dot {
         FloatVector acc0 = FloatVector.zero(fs), acc1 = acc0;
         for (; c <= cols - step; c += step) {
             acc0 = FloatVector.fromArray(fs, w, c).fma(FloatVector.fromArray(fs, x, xOff + c), acc0);
-            acc1 = FloatVector.fromArray(fs, w, c + lanes).fma(FloatVector.fromArray(fs, x, xOff + c + lanes), acc1);
+            acc1 = FloatVector.fromArray(fs, w, c + lanes).fma(FloatVector.fromArray(fs, x, xOff + c + lanes),
+                    acc1);
         }
         FloatVector acc = acc0.add(acc1);
         float sum = 0f;

@@ -105,7 +105,7 @@ public final class F32Matrix implements Matrix {
         FloatVector acc = acc0.add(acc1);
         float sum = 0f;
         for (int i = 0; i < lanes; i++) {
-            sum += acc.lane(i);              // fixed order: reduceLanes may differ between interpreter and JIT
+            sum += acc.lane(i);              // fixed order: the JIT's reduceLanes is not the interpreter's
         }
         for (; c < cols; c++) {
             sum += w.get(Matrices.F32_LE, off + 4L * c) * x[xOff + c];

@@ -165,12 +165,12 @@ public final class Fp4Matrix implements Matrix {
                     acc1 = w1.reinterpretAsFloats().fma(FloatVector.fromArray(fs, x, cp + lanes), acc1);
                 }
             }
-            float bsc = Formats.e8m0ToFloat(s.get(ValueLayout.JAVA_BYTE, sOff + b0 / BLOCK));
-            total = acc0.add(acc1).fma(FloatVector.broadcast(fs, bsc), total);
+            float blockScale = Formats.e8m0ToFloat(s.get(ValueLayout.JAVA_BYTE, sOff + b0 / BLOCK));
+            total = acc0.add(acc1).fma(FloatVector.broadcast(fs, blockScale), total);
         }
         float sum = 0f;
         for (int i = 0; i < lanes; i++) {
-            sum += total.lane(i);            // fixed order: reduceLanes may differ between interpreter and JIT
+            sum += total.lane(i);            // fixed order: the JIT's reduceLanes is not the interpreter's
         }
         return sum;
     }

@@ -3,6 +3,7 @@ package dev.moe4j.tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Objects;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -17,9 +18,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Vector decode: the code's sign goes to bit 31 and its 7 exponent+mantissa bits to bits 20..26, i.e. the
  * e4m3 fields land in the float fields with the exponent 120 too small; times 2^120 (exact) that is the value,
  * subnormals included (an e4m3 subnormal becomes a float subnormal, which the multiply normalises). Two
- * caveats: on x86 a subnormal input makes the multiply slow (about 2× for uniformly random codes, a sixteenth
- * of them subnormal; quantised Gaussian weights have 1.5e-4, see shared/fixtures/v4-tiny), and the NaN codes
- * 0x7F/0xFF decode as ±480, not NaN: quantisers saturate at ±448 and never write them.
+ * caveats: a subnormal input makes the multiply slow on x86 (the matvec takes 2× as long with uniformly random
+ * codes, a sixteenth of them subnormal, but quantised trained weights have few: 1.5e-4 of the codes in
+ * shared/fixtures/v4-tiny), and the vector path decodes the NaN codes 0x7F/0xFF as ±480: quantisers
+ * saturate at ±448 and never write them.
  */
 public final class Fp8Matrix implements Matrix {
 
@@ -31,6 +33,7 @@ public final class Fp8Matrix implements Matrix {
 
     private final int rows, cols, scaleCols;
     private final MemorySegment w;
+    /** [⌈rows/128⌉][⌈cols/128⌉] row-major, decoded at load */
     private final float[] scale;
     private final Lanes lanes;
 
@@ -89,8 +92,8 @@ public final class Fp8Matrix implements Matrix {
 
     @Override
     public void row(int r, float[] out, int off) {
-        java.util.Objects.checkIndex(r, rows);
-        java.util.Objects.checkFromIndexSize(off, cols, out.length);
+        Objects.checkIndex(r, rows);
+        Objects.checkFromIndexSize(off, cols, out.length);
         for (int c = 0; c < cols; c++) {
             out[off + c] = value(r, c);
         }
@@ -98,8 +101,8 @@ public final class Fp8Matrix implements Matrix {
 
     @Override
     public float get(int r, int c) {
-        java.util.Objects.checkIndex(r, rows);
-        java.util.Objects.checkIndex(c, cols);
+        Objects.checkIndex(r, rows);
+        Objects.checkIndex(c, cols);
         return value(r, c);
     }
 
@@ -155,19 +158,19 @@ public final class Fp8Matrix implements Matrix {
                 acc0 = w0.fma(FloatVector.fromArray(fs, x, xOff + c), acc0);
                 acc1 = w1.fma(FloatVector.fromArray(fs, x, xOff + c + lanes), acc1);
             }
-            float bs0 = s[sOff + b0 / BLOCK];
-            total = acc0.add(acc1).fma(FloatVector.broadcast(fs, bs0), total);
+            float blockScale = s[sOff + b0 / BLOCK];
+            total = acc0.add(acc1).fma(FloatVector.broadcast(fs, blockScale), total);
             if (c < b1) {
                 float part = 0f;
                 for (; c < b1; c++) {
                     part += Formats.e4m3ToFloat(w.get(ValueLayout.JAVA_BYTE, off + c)) * x[xOff + c];
                 }
-                tail += part * bs0;
+                tail += part * blockScale;
             }
         }
         float sum = 0f;
         for (int i = 0; i < lanes; i++) {
-            sum += total.lane(i);            // fixed order: reduceLanes may differ between interpreter and JIT
+            sum += total.lane(i);            // fixed order: the JIT's reduceLanes is not the interpreter's
         }
         return sum + tail;
     }

@@ -13,15 +13,18 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Why a class per width rather than a {@code VectorSpecies} field: the Vector API compiles to SIMD
  * instructions only when the JIT sees the species as a constant. A species read from an instance field is
- * not one, and the kernels then run about 100× slower (measured: 0.06 vs 6 GB/s for an FP8 matvec). The
- * kernels call these accessors on the {@code Lanes} the matrix was built with; while only one subclass is
- * loaded (production: {@link #preferred()}) the JIT proves the target by class-hierarchy analysis, inlines
- * the accessor and sees the constant. Tests that force several widths in one JVM make the call sites
- * polymorphic: still correct, only slow.
+ * not one, and the kernels then run some 20× slower (measured on a 4096² FP8 matvec: 0.3 instead of 6 GB/s).
+ * The kernels call these accessors on the {@code Lanes} the matrix was built with; while the process uses a
+ * single width (production: {@link #preferred()}) the JIT inlines the accessor, by class hierarchy analysis or
+ * from the call site's monomorphic profile, and sees the constant. Tests that force several widths in one JVM
+ * make the call sites polymorphic: still correct, only slow. For the same reason no kernel passes vectors to
+ * a helper method: a helper that the JIT has already compiled on its own is not inlined, and every vector
+ * crossing the call is then boxed.
  *
  * <p>Every kernel consumes two float vectors per step (two accumulators hide the FMA latency). Loads are as
- * narrow as the API allows, because widening the upper part of a wider load costs an extra shuffle: 512-bit
- * BF16 kernels ran at 13 instead of 23 GB/s on a Zen 4 with a 1024-bit load converted in two parts.
+ * narrow as the API allows, because widening the upper half of a wider load costs an extra shuffle: with one
+ * 512-bit load converted in two parts the 16-lane BF16 matvec ran at 13 GB/s, with two 256-bit loads at
+ * 20 GB/s (one core of a 2.6 GHz AMD EPYC, Zen 4).
  */
 abstract sealed class Lanes permits Lanes.L4, Lanes.L8, Lanes.L16 {
 

@@ -25,7 +25,8 @@ public final class Matrices {
     /**
      * The matrix over {@code weight} (rank 2, [out, in] as stored):
      * <ul>
-     * <li>F8_E4M3 [out, in] with a scale [⌈out/128⌉, ⌈in/128⌉] in F8_E8M0 or F32: W[i,j] = e4m3 · scale[i/128][j/128];
+     * <li>F8_E4M3 [out, in] with a scale [⌈out/128⌉, ⌈in/128⌉] in F8_E8M0 or F32:
+     *     W[i,j] = e4m3 · scale[i/128][j/128];
      * <li>I8 [out, in/2] of packed e2m1 pairs (low nibble = even column) with a scale [out, in/32] in F8_E8M0,
      *     or F32 holding powers of two: W[i,j] = e2m1 · scale[i][j/32]; the matrix has {@code in} columns;
      * <li>BF16 or F32 [out, in] without a scale.

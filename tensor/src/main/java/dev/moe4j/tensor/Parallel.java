@@ -13,8 +13,9 @@ import java.util.concurrent.locks.LockSupport;
  * <p>{@link #run} splits [0, n) into contiguous chunks, a few per thread, which the calling thread and the
  * workers claim one at a time, and returns when all are done; the caller works too, so {@code threads}
  * counts it. Hand-off costs no allocation: the task sits in fields published by a volatile generation
- * counter; idle workers spin on it for {@value #SPIN_NANOS} ns (longer than the gap between two matvecs of
- * a decode step) and then park until the next task unparks them.
+ * counter; idle workers spin on it for 0.2 ms (longer than the serial work between two matvecs of a decode
+ * step, while an idle engine stops burning CPU soon) and then park until the next task unparks them; the
+ * caller waits for the workers the same way.
  *
  * <p>One region at a time: a call made while the pool is busy (from a task body, or from another thread)
  * runs its whole range on the calling thread. An exception thrown by the body on any thread is rethrown to

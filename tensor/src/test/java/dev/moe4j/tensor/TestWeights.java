@@ -5,6 +5,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Random;
 
+import jdk.incubator.vector.VectorSpecies;
+
 /** Seeded random weights in off-heap memory, in the on-disk layouts {@link Matrices#of} reads. */
 final class TestWeights {
 
@@ -20,8 +22,8 @@ final class TestWeights {
         }
     }
 
-    /** A random matrix of {@code rows × cols} (cols a multiple of 32 for FP4) with its scale. */
-    static Matrix matrix(Arena arena, Kind kind, int rows, int cols, Random rnd, jdk.incubator.vector.VectorSpecies<Float> species) {
+    /** A random matrix of {@code rows × cols} (cols a multiple of 32 for FP4); species null = preferred. */
+    static Matrix matrix(Arena arena, Kind kind, int rows, int cols, Random rnd, VectorSpecies<Float> species) {
         Tensor[] t = tensors(arena, kind, rows, cols, rnd);
         return species == null ? Matrices.of(t[0], t[1]) : Matrices.of(t[0], t[1], species);
     }

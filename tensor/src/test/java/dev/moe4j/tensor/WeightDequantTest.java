@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 import java.lang.foreign.Arena;
+import java.util.List;
 import java.util.Random;
 
 import org.junit.jupiter.params.ParameterizedTest;
@@ -85,8 +86,8 @@ class WeightDequantTest {
         Random rnd = new Random(3);
         float[] x = TestWeights.gaussian(rnd, m.cols());
         float[] row = new float[m.cols()];
-        for (VectorSpecies<Float> sp : new VectorSpecies[] {FloatVector.SPECIES_128, FloatVector.SPECIES_256,
-                FloatVector.SPECIES_512}) {
+        for (VectorSpecies<Float> sp : List.of(FloatVector.SPECIES_128, FloatVector.SPECIES_256,
+                FloatVector.SPECIES_512)) {
             Matrix v = Matrices.of(w, scale, sp);
             float[] y = new float[m.rows()];
             v.matvec(x, 0, y, 0);

@@ -1,0 +1,449 @@
+package dev.moe4j.engine;
+
+import dev.moe4j.model.Batch;
+import dev.moe4j.model.V4Model;
+import dev.moe4j.model.V4State;
+
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Continuous batching: one thread runs every active sequence through the model together, step by
+ * step. A step holds one decode row per generating sequence (sequences at different positions) and
+ * fills the rest of the model's chunk with prompt tokens of sequences still reading their prompt, so a
+ * long prompt is read in chunks between decode steps instead of stalling the streams. New requests are
+ * admitted between steps into a fixed set of slots whose caches were sized at start; a finished or
+ * cancelled request frees its slot at the next step. Prompts start from the longest cached unit
+ * ({@link ContextCache}) and leave snapshots at unit boundaries for later requests.
+ */
+public final class Scheduler implements AutoCloseable {
+
+    /**
+     * @param maxRunning    sequences generating at once (each owns a cache of the engine's max context)
+     * @param maxQueue      requests waiting beyond that; more are refused with {@link QueueFullException}
+     * @param queueTimeout  longest wait in the queue
+     * @param cacheBytes    memory budget of the context cache
+     * @param cacheInterval a cache unit every this many prompt tokens, besides the request's own boundaries
+     */
+    public record Config(int maxRunning, int maxQueue, Duration queueTimeout, long cacheBytes, int cacheInterval) {
+        public Config {
+            if (maxRunning < 1 || maxQueue < 0 || cacheBytes < 0 || cacheInterval < 1) {
+                throw new IllegalArgumentException("scheduler limits must be positive");
+            }
+        }
+
+        public static Config defaults() {
+            return new Config(4, 64, Duration.ofMinutes(10), 256L << 20, 512);
+        }
+    }
+
+    /** A consistent-enough view for /metrics (counters are read without stopping the scheduler). */
+    public record Metrics(int running, int waiting, long kvTokensInUse, long kvTokensCapacity, int cacheEntries,
+                          long cacheBytes, long cacheBudgetBytes, long cacheHitTokens, long promptTokens,
+                          long generatedTokens, long requests, long aborted, long queueTimeouts,
+                          Histogram timeToFirstToken, Histogram interToken) {
+    }
+
+    private static final int[] NO_IDS = new int[0];
+    private static final float[] NO_LOGPROBS = new float[0];
+    private static final double[] LATENCY_BOUNDS = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+            10, 30, 60};
+
+    private final V4Model model;
+    private final Config cfg;
+    private final int vocab, eos, maxContext;
+    private final Slot[] slots;
+    private final Batch batch;
+    private final Slot[] segSlot;
+    private final float[] logits;
+    private final ContextCache cache;
+    private final ArrayDeque<Req> queue = new ArrayDeque<>();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition work = lock.newCondition();
+    private final Thread loop;
+    private volatile boolean closed;
+    private volatile int running;
+    private final AtomicLong promptTokens = new AtomicLong(), generatedTokens = new AtomicLong(),
+            cacheHitTokens = new AtomicLong(), requests = new AtomicLong(), aborted = new AtomicLong(),
+            queueTimeouts = new AtomicLong();
+    private final Histogram ttft = new Histogram(LATENCY_BOUNDS), itl = new Histogram(LATENCY_BOUNDS);
+
+    public Scheduler(Engine engine, Config cfg) {
+        this.model = engine.model();
+        this.cfg = cfg;
+        this.vocab = engine.config().vocabSize();
+        this.eos = engine.config().eosTokenId();
+        this.maxContext = engine.options().maxContext();
+        this.slots = new Slot[cfg.maxRunning()];
+        for (int i = 0; i < slots.length; i++) {
+            slots[i] = new Slot(engine.newState());
+        }
+        this.batch = new Batch(model.maxChunk(), cfg.maxRunning());
+        this.segSlot = new Slot[cfg.maxRunning()];
+        this.logits = new float[Math.multiplyExact(cfg.maxRunning(), vocab)];
+        this.cache = new ContextCache(cfg.cacheBytes());
+        this.loop = new Thread(this::run, "moe4j-scheduler");
+        this.loop.setDaemon(true);
+        this.loop.start();
+    }
+
+    public int maxContext() {
+        return maxContext;
+    }
+
+    /**
+     * Queues a request. Throws {@link QueueFullException} when the queue is full, and
+     * {@link IllegalArgumentException} when prompt + max tokens exceed the context.
+     */
+    public RequestHandle submit(GenerationRequest r, TokenSink sink) {
+        if ((long) r.promptLength() + r.params().maxTokens() > maxContext) {
+            throw new IllegalArgumentException("prompt (" + r.promptLength() + " tokens) + max_tokens ("
+                    + r.params().maxTokens() + ") exceed the context of " + maxContext + " tokens");
+        }
+        Req q = new Req(r, sink);
+        lock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("the scheduler is shut down");
+            }
+            if (queue.size() >= cfg.maxQueue() && freeSlots() == 0) {
+                throw new QueueFullException(queue.size(), 1 + queue.size() / cfg.maxRunning());
+            }
+            queue.add(q);
+            requests.incrementAndGet();
+            work.signal();
+        } finally {
+            lock.unlock();
+        }
+        return q;
+    }
+
+    public Metrics metrics() {
+        long inUse = 0;
+        for (Slot s : slots) {
+            Req q = s.req;
+            if (q != null) {
+                inUse += s.pos + s.generated;
+            }
+        }
+        int waiting;
+        lock.lock();
+        try {
+            waiting = queue.size();
+        } finally {
+            lock.unlock();
+        }
+        return new Metrics(running, waiting, inUse, (long) slots.length * maxContext, cache.size(), cache.bytes(),
+                cache.budget(), cacheHitTokens.get(), promptTokens.get(), generatedTokens.get(), requests.get(),
+                aborted.get(), queueTimeouts.get(), ttft, itl);
+    }
+
+    /** Stops accepting requests; queued and running ones finish as {@link TokenSink.FinishReason#CANCELLED}. */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            closed = true;
+            work.signal();
+        } finally {
+            lock.unlock();
+        }
+        try {
+            loop.join(TimeUnit.SECONDS.toMillis(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ------------------------------------------------------------------ the loop
+
+    private final class Req implements RequestHandle {
+        final GenerationRequest r;
+        final int[] prompt;
+        final TokenSink sink;
+        final long submitted = System.nanoTime();
+        volatile boolean cancelled, done;
+
+        Req(GenerationRequest r, TokenSink sink) {
+            this.r = r;
+            this.prompt = r.prompt();
+            this.sink = sink;
+        }
+
+        @Override
+        public void cancel() {
+            cancelled = true;
+            lock.lock();
+            try {
+                work.signal();
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
+        public boolean isDone() {
+            return done;
+        }
+    }
+
+    /** A running sequence: its caches, sampler and penalty counts live as long as the scheduler. */
+    private final class Slot {
+        final V4State state;
+        final Sampler sampler = new Sampler(vocab);
+        final int[] counts = new int[vocab];
+        final int[] seen;                                                      // distinct generated ids, for penalties
+        final int[] one = new int[1];
+        volatile Req req;
+        int pos, generated, cached, nSeen, segLen;
+        int[] boundaries = new int[0];
+        Map<Integer, ContextCache.Key> keys = Map.of();
+        long lastTokenAt;
+
+        Slot(V4State state) {
+            this.state = state;
+            this.seen = new int[maxContext];
+        }
+    }
+
+    private int freeSlots() {
+        int n = 0;
+        for (Slot s : slots) {
+            n += s.req == null ? 1 : 0;
+        }
+        return n;
+    }
+
+    private void run() {
+        List<Req> expired = new ArrayList<>();
+        List<Slot> admitted = new ArrayList<>();
+        while (true) {
+            boolean stop;
+            lock.lock();
+            try {
+                stop = closed;
+                long now = System.nanoTime();
+                for (var it = queue.iterator(); it.hasNext(); ) {
+                    Req q = it.next();
+                    if (stop || q.cancelled || now - q.submitted > cfg.queueTimeout().toNanos()) {
+                        it.remove();
+                        expired.add(q);
+                    }
+                }
+                for (Slot s : slots) {
+                    if (s.req == null && !queue.isEmpty()) {
+                        s.req = queue.poll();
+                        admitted.add(s);
+                    }
+                }
+                running = slots.length - freeSlots();
+                if (running == 0 && expired.isEmpty()) {
+                    if (stop) {
+                        return;
+                    }
+                    try {
+                        work.await(50, TimeUnit.MILLISECONDS);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    continue;
+                }
+            } finally {
+                lock.unlock();
+            }
+            for (Req q : expired) {
+                TokenSink.FinishReason why = q.cancelled || stop ? TokenSink.FinishReason.CANCELLED
+                        : TokenSink.FinishReason.QUEUE_TIMEOUT;
+                if (why == TokenSink.FinishReason.QUEUE_TIMEOUT) {
+                    queueTimeouts.incrementAndGet();
+                } else {
+                    aborted.incrementAndGet();
+                }
+                q.done = true;
+                q.sink.onFinish(why, new TokenSink.Usage(q.prompt.length, 0, 0, null));
+            }
+            expired.clear();
+            for (Slot s : admitted) {
+                start(s);
+            }
+            admitted.clear();
+            for (Slot s : slots) {
+                Req q = s.req;
+                if (q != null && (q.cancelled || stop)) {
+                    aborted.incrementAndGet();
+                    finish(s, TokenSink.FinishReason.CANCELLED, null);
+                }
+            }
+            step();
+        }
+    }
+
+    /** Admission: the longest cached unit of the prompt (never the whole prompt: its last logits are needed). */
+    private void start(Slot s) {
+        Req q = s.req;
+        int n = q.prompt.length;
+        int[] explicit = q.r.cacheBoundaries();
+        int[] all = new int[explicit.length + n / cfg.cacheInterval()];
+        int k = 0;
+        for (int b : explicit) all[k++] = b;
+        for (int b = cfg.cacheInterval(); b <= n; b += cfg.cacheInterval()) all[k++] = b;
+        s.boundaries = Arrays.stream(all, 0, k).sorted().distinct().toArray();
+        s.keys = ContextCache.keys(q.r.tenant(), q.prompt, s.boundaries);
+        s.pos = 0;
+        s.cached = 0;
+        s.generated = 0;
+        s.state.reset();
+        for (int i = s.boundaries.length - 1; i >= 0; i--) {
+            int b = s.boundaries[i];
+            if (b < n) {
+                var snap = cache.get(s.keys.get(b));
+                if (snap != null) {
+                    s.state.restore(snap);
+                    s.pos = b;
+                    s.cached = b;
+                    break;
+                }
+            }
+        }
+        GenerationParams p = q.r.params();
+        s.sampler.configure(p.temperature(), p.topP(), p.topK(), p.seed());
+        for (int i = 0; i < s.nSeen; i++) {
+            s.counts[s.seen[i]] = 0;
+        }
+        s.nSeen = 0;
+        s.lastTokenAt = 0;
+        promptTokens.addAndGet(n);
+        cacheHitTokens.addAndGet(s.cached);
+        q.sink.onStart(s.cached);
+        if (p.maxTokens() == 0) {
+            finish(s, TokenSink.FinishReason.LENGTH, null);
+        }
+    }
+
+    private void step() {
+        batch.clear();
+        int segs = 0;
+        for (Slot s : slots) {
+            if (s.req != null && s.pos == s.req.prompt.length && s.generated > 0) {
+                batch.add(s.state, s.one, 0, 1, true);
+                s.segLen = 0;
+                segSlot[segs++] = s;
+            }
+        }
+        int budget = model.maxChunk() - batch.rows();
+        for (Slot s : slots) {
+            Req q = s.req;
+            if (q == null || s.pos >= q.prompt.length || budget == 0 || segs == batch.maxSegments()) {
+                continue;
+            }
+            int n = Math.min(budget, q.prompt.length - s.pos);
+            for (int b : s.boundaries) {
+                if (b > s.pos) {
+                    n = Math.min(n, b - s.pos);                                 // stop at a unit boundary to save it
+                    break;
+                }
+            }
+            batch.add(s.state, q.prompt, s.pos, n, s.pos + n == q.prompt.length);
+            s.segLen = n;
+            segSlot[segs++] = s;
+            budget -= n;
+        }
+        if (segs == 0) {
+            return;
+        }
+        try {
+            model.forward(batch, logits);
+        } catch (RuntimeException | Error e) {
+            for (int i = 0; i < segs; i++) {
+                finish(segSlot[i], TokenSink.FinishReason.ERROR, e);
+            }
+            return;
+        }
+        for (int i = 0; i < segs; i++) {
+            Slot s = segSlot[i];
+            Req q = s.req;
+            if (s.segLen > 0) {
+                s.pos += s.segLen;
+                if (Arrays.binarySearch(s.boundaries, s.pos) >= 0) {
+                    ContextCache.Key key = s.keys.get(s.pos);
+                    if (!cache.contains(key)) {
+                        cache.put(key, s.state.snapshot());
+                    }
+                }
+                if (s.pos < q.prompt.length) {
+                    continue;
+                }
+            }
+            emit(s, i * vocab);
+        }
+    }
+
+    /** Samples the next token of slot s from its logits row and hands it to the sink. */
+    private void emit(Slot s, int off) {
+        Req q = s.req;
+        GenerationParams p = q.r.params();
+        boolean wantLp = p.logprobs() || p.topLogprobs() > 0;
+        int[] topIds = p.topLogprobs() == 0 ? NO_IDS : new int[p.topLogprobs()];
+        float[] topLps = p.topLogprobs() == 0 ? NO_LOGPROBS : new float[p.topLogprobs()];
+        double lse = 0;
+        if (wantLp) {
+            // log-probabilities of the model itself: raw logits, before penalties and temperature
+            lse = Sampler.logSumExp(logits, off, vocab);
+            Sampler.top(logits, off, vocab, topIds);
+            for (int i = 0; i < topIds.length; i++) {
+                topLps[i] = (float) (logits[off + topIds[i]] - lse);
+            }
+        }
+        for (int i = 0; i < s.nSeen; i++) {
+            int id = s.seen[i];
+            logits[off + id] -= p.presencePenalty() + p.frequencyPenalty() * s.counts[id];
+        }
+        int tok = s.sampler.sample(logits, off, vocab);
+        float lp = Float.NaN;
+        if (wantLp) {
+            double raw = logits[off + tok];
+            if (s.counts[tok] > 0) {
+                raw += p.presencePenalty() + p.frequencyPenalty() * s.counts[tok];
+            }
+            lp = (float) (raw - lse);
+        }
+        if (s.counts[tok]++ == 0) {
+            s.seen[s.nSeen++] = tok;
+        }
+        s.generated++;
+        generatedTokens.incrementAndGet();
+        long now = System.nanoTime();
+        if (s.lastTokenAt == 0) {
+            ttft.observe((now - q.submitted) / 1e9);
+        } else {
+            itl.observe((now - s.lastTokenAt) / 1e9);
+        }
+        s.lastTokenAt = now;
+        boolean more = q.sink.onToken(tok, lp, topIds, topLps);
+        if (!p.ignoreEos() && tok == eos || !more) {
+            finish(s, TokenSink.FinishReason.STOP, null);
+        } else if (s.generated >= p.maxTokens() || q.prompt.length + s.generated >= maxContext) {
+            finish(s, TokenSink.FinishReason.LENGTH, null);
+        } else {
+            s.one[0] = tok;
+        }
+    }
+
+    private void finish(Slot s, TokenSink.FinishReason why, Throwable error) {
+        Req q = s.req;
+        if (q == null) {
+            return;
+        }
+        s.req = null;
+        q.done = true;
+        q.sink.onFinish(why, new TokenSink.Usage(q.prompt.length, s.cached, s.generated, error));
+    }
+}
