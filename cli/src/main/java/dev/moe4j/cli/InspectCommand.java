@@ -1,7 +1,6 @@
 package dev.moe4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.moe4j.model.ModelSource;
 import dev.moe4j.model.V4Config;
 import dev.moe4j.model.V4Layout;
@@ -33,10 +32,29 @@ final class InspectCommand implements Callable<Integer> {
         if (json) {
             System.out.println(new ObjectMapper().writeValueAsString(r));
         } else {
-            System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r)
-                    .replaceAll("[{}\"]", "").replaceAll(",\n", "\n").stripTrailing());
+            int width = r.keySet().stream().mapToInt(String::length).max().orElse(0);
+            r.forEach((k, v) -> System.out.printf("%-" + width + "s  %s%n", k.replace('_', ' '), human(k, v)));
         }
         return 0;
+    }
+
+    /** Grouped digits, with billions / GB spelled out for the big counts. */
+    private static String human(String key, Object v) {
+        if (v instanceof Long || v instanceof Integer) {
+            long n = ((Number) v).longValue();
+            String s = String.format("%,d", n);
+            if (key.contains("bytes") && n >= 1_000_000) {
+                return s + String.format(" (%.2f GB)", n / 1e9);
+            }
+            if (key.contains("parameters") && n >= 1_000_000) {
+                return s + String.format(" (%.2f B)", n / 1e9);
+            }
+            return s;
+        }
+        if (v instanceof Double d) {
+            return String.format("%,.2f", d);
+        }
+        return String.valueOf(v);
     }
 
     static Map<String, Object> summary(ModelSource src) {

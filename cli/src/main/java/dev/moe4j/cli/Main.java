@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
         subcommands = {
                 CommandLine.HelpCommand.class,
                 TokenizeCommand.class, DetokenizeCommand.class,
-                GenerateCommand.class, LogitsCommand.class, InspectCommand.class,
+                GenerateCommand.class, LogitsCommand.class, InspectCommand.class, BenchCommand.class,
                 EncodeCommand.class, ParseCommand.class,
         })
 public final class Main {

@@ -95,6 +95,23 @@ class ModelCommandsTest {
     }
 
     @Test
+    void benchJsonHasTheContractFields() throws Exception {
+        CliRun r = CliRun.of("bench", "--prompt", "4", "--gen", "3", "--repeat", "1", "--threads", "2", "--json");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode j = JSON.readTree(r.out());
+        for (String k : new String[]{"prefill_tps", "decode_tps"}) {
+            for (String s : new String[]{"median", "min", "max"}) {
+                assertTrue(j.get(k).get(s).asDouble() > 0, k + "." + s);
+            }
+        }
+        for (String k : new String[]{"weight_bytes_per_token", "decode_gbps", "memory_bandwidth_gbps", "kv_bytes_per_token"}) {
+            assertTrue(j.get(k).asDouble() > 0, k);
+        }
+        assertTrue(j.has("peak_rss_bytes"));
+        assertEquals("", r.err().replaceAll("(?m)^WARNING.*$", "").strip(), "no progress bar with --json");
+    }
+
+    @Test
     void badInputsGiveOneClearLine(@TempDir Path tmp) throws Exception {
         CliRun r = CliRun.of("generate", "--tokens", "5,x");
         assertEquals(2, r.exit());

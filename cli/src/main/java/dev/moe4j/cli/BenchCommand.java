@@ -1,0 +1,257 @@
+package dev.moe4j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.moe4j.engine.Engine;
+import dev.moe4j.model.V4Layout;
+import dev.moe4j.model.V4Model;
+import dev.moe4j.model.V4State;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code moe4j bench}: prefill and decode speed of one sequence, the weight bytes a decode token
+ * reads, the bandwidth that achieves, and the machine's own measured memory bandwidth, so every run
+ * reports its roofline ratio.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure prefill and decode speed.")
+final class BenchCommand implements Callable<Integer> {
+
+    @Mixin
+    ModelOptions model = new ModelOptions();
+
+    @Option(names = "--prompt", defaultValue = "64", description = "Prompt tokens (default ${DEFAULT-VALUE}).")
+    int prompt;
+
+    @Option(names = "--gen", defaultValue = "32", description = "Decode tokens (default ${DEFAULT-VALUE}).")
+    int gen;
+
+    @Option(names = "--threads", description = "Worker threads (default: available processors).")
+    Integer threads;
+
+    @Option(names = "--repeat", defaultValue = "3", description = "Measured runs after one warm-up (default ${DEFAULT-VALUE}).")
+    int repeat;
+
+    @Option(names = "--json", description = "Print one JSON object instead of a table.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (prompt < 1 || gen < 1 || repeat < 1) {
+            throw new IllegalArgumentException("--prompt, --gen and --repeat must be positive");
+        }
+        if (threads != null) {
+            if (threads < 1) {
+                throw new IllegalArgumentException("--threads must be positive");
+            }
+            // read once, when the pool starts: set before anything computes
+            System.setProperty("moe4j.threads", Integer.toString(threads));
+        }
+        int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        model.maxContext = Math.max(model.maxContext, prompt + gen + 1);
+        Progress bar = new Progress(!json, 2 + repeat);
+        bar.step("loading model");
+        double[] bw;
+        try (Engine e = model.load()) {
+            V4Model m = e.model();
+            V4Layout layout = new V4Layout(e.config());
+            int[] ids = new int[prompt + gen];
+            SplittableRandom r = new SplittableRandom(7);
+            for (int i = 0; i < ids.length; i++) ids[i] = 2 + r.nextInt(e.config().vocabSize() - 2);
+            bar.step("warm-up");
+            run(e, m, ids, Math.min(prompt, 16), Math.min(gen, 8));
+            double[] pre = new double[repeat], dec = new double[repeat];
+            for (int k = 0; k < repeat; k++) {
+                bar.step("run " + (k + 1) + "/" + repeat);
+                double[] t = run(e, m, ids, prompt, gen);
+                pre[k] = prompt / t[0];
+                dec[k] = gen / t[1];
+            }
+            bar.done();
+            long rss = peakRss();                                                // before the probe's 2 GiB
+            bw = memoryBandwidth(nThreads);
+            long perToken = layout.decodeBytesPerToken(false);
+            double decMedian = median(dec);
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("model", e.source().name());
+            out.put("numerics", e.options().numerics().name());
+            out.put("threads", nThreads);
+            out.put("prompt_tokens", prompt);
+            out.put("gen_tokens", gen);
+            out.put("repeat", repeat);
+            out.put("prefill_tps", stats(pre));
+            out.put("decode_tps", stats(dec));
+            out.put("weight_bytes_per_token", perToken);
+            out.put("decode_gbps", decMedian * perToken / 1e9);
+            out.put("memory_bandwidth_gbps", bw[0]);
+            out.put("memory_copy_gbps", bw[1]);
+            out.put("roofline_ratio", decMedian * perToken / 1e9 / bw[0]);
+            out.put("kv_bytes_per_token", InspectCommand.KvCost.engineBytesPerToken(e.config()));
+            out.put("peak_rss_bytes", rss);
+            print(out);
+        }
+        return 0;
+    }
+
+    /** Seconds of one prefill of {@code p} tokens and of {@code g} decode steps on a fresh sequence. */
+    private static double[] run(Engine e, V4Model m, int[] ids, int p, int g) {
+        V4State st = e.newState();
+        float[] logits = new float[e.config().vocabSize()];
+        int[] one = new int[1];
+        long t0 = System.nanoTime();
+        m.forward(ids, p, st, logits, false, null);
+        long t1 = System.nanoTime();
+        for (int i = 0; i < g; i++) {
+            one[0] = ids[p + i];
+            m.forward(one, 1, st, logits, false, null);
+        }
+        long t2 = System.nanoTime();
+        return new double[]{(t1 - t0) / 1e9, (t2 - t1) / 1e9};
+    }
+
+    private static Map<String, Double> stats(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("median", median(v));
+        m.put("min", s[0]);
+        m.put("max", s[s.length - 1]);
+        return m;
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    /**
+     * The machine's memory bandwidth with {@code t} threads: a vectorised read of a 1 GiB off-heap
+     * array and a 1 GiB copy (counted as read + write), best of 3.
+     */
+    static double[] memoryBandwidth(int t) throws InterruptedException {
+        long size = 1L << 30;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment a = arena.allocate(size, 64), b = arena.allocate(size, 64);
+            a.fill((byte) 1);
+            b.fill((byte) 2);
+            for (int k = 0; k < 200; k++) {
+                sum(a, 0, 1 << 20);                                              // compile the loop before timing it
+            }
+            double read = 0, copy = 0;
+            for (int k = 0; k < 3; k++) {
+                read = Math.max(read, size / 1e9 / timed(t, (i, n) -> sum(a, size * i / n, size * (i + 1) / n)));
+                copy = Math.max(copy, 2 * size / 1e9 / timed(t, (i, n) ->
+                        MemorySegment.copy(a, size * i / n, b, size * i / n, size / n)));
+            }
+            return new double[]{read, copy};
+        }
+    }
+
+    private interface Part {
+        void run(int i, int n);
+    }
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static volatile float sink;
+
+    /** Four independent accumulators, so the adds' latency does not cap the read rate. */
+    private static void sum(MemorySegment m, long from, long to) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        long step = S.vectorByteSize();
+        long o = from;
+        for (; o + 4 * step <= to; o += 4 * step) {
+            a0 = a0.add(FloatVector.fromMemorySegment(S, m, o, ByteOrder.LITTLE_ENDIAN));
+            a1 = a1.add(FloatVector.fromMemorySegment(S, m, o + step, ByteOrder.LITTLE_ENDIAN));
+            a2 = a2.add(FloatVector.fromMemorySegment(S, m, o + 2 * step, ByteOrder.LITTLE_ENDIAN));
+            a3 = a3.add(FloatVector.fromMemorySegment(S, m, o + 3 * step, ByteOrder.LITTLE_ENDIAN));
+        }
+        sink = a0.add(a1).add(a2).add(a3).reduceLanes(VectorOperators.ADD);
+    }
+
+    private static double timed(int t, Part p) throws InterruptedException {
+        Thread[] th = new Thread[t];
+        long t0 = System.nanoTime();
+        for (int i = 0; i < t; i++) {
+            int idx = i;
+            th[i] = Thread.ofPlatform().start(() -> p.run(idx, t));
+        }
+        for (Thread x : th) x.join();
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /** Peak resident set size (Linux VmHWM), or -1 where unknown. */
+    static long peakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    private void print(Map<String, Object> out) throws IOException {
+        if (json) {
+            System.out.println(new ObjectMapper().writeValueAsString(out));
+            return;
+        }
+        @SuppressWarnings("unchecked") Map<String, Double> p = (Map<String, Double>) out.get("prefill_tps");
+        @SuppressWarnings("unchecked") Map<String, Double> d = (Map<String, Double>) out.get("decode_tps");
+        System.out.printf("model %s, %s numerics, %d threads, prompt %d, gen %d, %d runs%n", out.get("model"),
+                out.get("numerics"), out.get("threads"), prompt, gen, repeat);
+        System.out.printf("prefill  %8.2f t/s  (min %.2f, max %.2f)%n", p.get("median"), p.get("min"), p.get("max"));
+        System.out.printf("decode   %8.2f t/s  (min %.2f, max %.2f)%n", d.get("median"), d.get("min"), d.get("max"));
+        System.out.printf("weights read per decode token  %.3f GB -> %.2f GB/s%n",
+                (long) out.get("weight_bytes_per_token") / 1e9, out.get("decode_gbps"));
+        System.out.printf("memory bandwidth (measured)    read %.2f GB/s, copy %.2f GB/s -> roofline ratio %.1f %%%n",
+                out.get("memory_bandwidth_gbps"), out.get("memory_copy_gbps"), 100 * (double) out.get("roofline_ratio"));
+        System.out.printf("KV bytes per token %.0f, peak RSS %.2f GB%n", (double) out.get("kv_bytes_per_token"),
+                (long) out.get("peak_rss_bytes") / 1e9);
+    }
+
+    /** A one-line progress display on standard error. */
+    private static final class Progress {
+        private final boolean on;
+        private final int total;
+        private int done;
+
+        Progress(boolean on, int total) {
+            this.on = on;
+            this.total = total;
+        }
+
+        void step(String what) {
+            if (on) {
+                int w = 30, f = w * done / total;
+                System.err.printf("\r[%s%s] %-20s", "#".repeat(f), " ".repeat(w - f), what);
+            }
+            done++;
+        }
+
+        void done() {
+            if (on) {
+                System.err.printf("\r[%s] %-20s%n", "#".repeat(30), "done");
+            }
+        }
+    }
+}
