@@ -16,8 +16,8 @@ import jdk.incubator.vector.VectorSpecies;
  * (docs/v4-architecture.md §3.2): {@code W[i,j] = e2m1(nibble) · 2^(scale[i][j/32] − 127)}.
  *
  * <p>Vector decode: each int lane gets the byte of its column ({@link Lanes#dupLow()}/{@link Lanes#dupHigh()}),
- * shifted right by 0 or 4, and that nibble indexes the 16-entry value table with one permute (wrap-around
- * indexing ignores the bits above the nibble).
+ * shifted right by 0 or 4, and that nibble indexes the 16-entry value table, pre-multiplied by the block's
+ * scale, with one permute (wrap-around indexing ignores the bits above the nibble).
  */
 public final class Fp4Matrix implements Matrix {
 
@@ -71,18 +71,14 @@ public final class Fp4Matrix implements Matrix {
     @Override
     public void matmul(float[] x, int n, float[] y, int r0, int r1) {
         Matrices.checkMatmul(this, x, n, y, r0, r1);
-        int blocks = cols / BLOCK;
-        float[] raw = new float[cols + blocks];          // the row's values, then its scales
+        float[] row = new float[cols];
         int tile = Matrices.tileRows(cols);
         for (int t0 = 0; t0 < n; t0 += tile) {
             int t1 = Math.min(n, t0 + tile);
             for (int r = r0; r < r1; r++) {
-                decode(lanes, w, (long) r * (cols / 2), cols, raw);
-                for (int b = 0; b < blocks; b++) {
-                    raw[cols + b] = scale(r, b);
-                }
+                decode(lanes, w, (long) r * (cols / 2), cols, scale, (long) r * (cols / BLOCK), row);
                 for (int t = t0; t < t1; t++) {
-                    y[t * rows + r] = Dot.blocks(lanes, raw, cols, BLOCK, raw, cols, x, t * cols);
+                    y[t * rows + r] = Dot.plain(lanes, row, cols, x, t * cols);
                 }
             }
         }
@@ -135,9 +131,9 @@ public final class Fp4Matrix implements Matrix {
     }
 
     /**
-     * One row in the order of {@link Dot#blocks}: per block, the vectors alternate between two accumulators
-     * (the low-half columns of each load part to acc0, the high half to acc1), whose sum times the block
-     * scale goes into {@code total}.
+     * One row. The block scale, a power of two, is folded into the 16-entry table once per 32 columns
+     * (exact: e2m1 · 2^k is a float for every UE8M0 k), so the scaled weights of the whole row go into two
+     * accumulators, even vectors to acc0 and odd ones to acc1, as {@link Dot#plain} sums them.
      */
     static float dot(Lanes v, MemorySegment w, long off, int cols, MemorySegment s, long sOff, float[] x,
             int xOff) {
@@ -145,17 +141,19 @@ public final class Fp4Matrix implements Matrix {
         VectorSpecies<Integer> is = v.ints();
         VectorSpecies<Byte> bs = v.bytes();
         int lanes = fs.length(), parts = bs.length() / lanes, perLoad = 2 * bs.length();
-        FloatVector total = FloatVector.zero(fs);
+        FloatVector acc0 = FloatVector.zero(fs), acc1 = acc0;
         for (int b0 = 0; b0 < cols; b0 += BLOCK) {
-            FloatVector acc0 = FloatVector.zero(fs), acc1 = acc0;
+            float blockScale = Formats.e8m0ToFloat(s.get(ValueLayout.JAVA_BYTE, sOff + b0 / BLOCK));
+            IntVector ta = v.e2m1A().reinterpretAsFloats().mul(blockScale).reinterpretAsInts();
+            IntVector tb = v.e2m1B().reinterpretAsFloats().mul(blockScale).reinterpretAsInts();
             for (int c = b0; c < b0 + BLOCK; c += perLoad) {
                 ByteVector packed = ByteVector.fromMemorySegment(bs, w, off + c / 2, ByteOrder.LITTLE_ENDIAN);
                 for (int p = 0; p < parts; p++) {
                     IntVector bytes = (IntVector) packed.convertShape(VectorOperators.B2I, is, p);
                     IntVector lo = bytes.rearrange(v.dupLow()).lanewise(VectorOperators.LSHR, v.nibbleShift());
                     IntVector hi = bytes.rearrange(v.dupHigh()).lanewise(VectorOperators.LSHR, v.nibbleShift());
-                    IntVector w0 = lo.selectFrom(v.e2m1A(), v.e2m1B());
-                    IntVector w1 = hi.selectFrom(v.e2m1A(), v.e2m1B());
+                    IntVector w0 = lo.selectFrom(ta, tb);
+                    IntVector w1 = hi.selectFrom(ta, tb);
                     if (lanes == 4) {                    // magnitude table: the sign is nibble bit 3
                         w0 = w0.or(lo.lanewise(VectorOperators.LSHL, 28).and(SIGN));
                         w1 = w1.or(hi.lanewise(VectorOperators.LSHL, 28).and(SIGN));
@@ -165,35 +163,39 @@ public final class Fp4Matrix implements Matrix {
                     acc1 = w1.reinterpretAsFloats().fma(FloatVector.fromArray(fs, x, cp + lanes), acc1);
                 }
             }
-            float blockScale = Formats.e8m0ToFloat(s.get(ValueLayout.JAVA_BYTE, sOff + b0 / BLOCK));
-            total = acc0.add(acc1).fma(FloatVector.broadcast(fs, blockScale), total);
         }
+        FloatVector acc = acc0.add(acc1);
         float sum = 0f;
         for (int i = 0; i < lanes; i++) {
-            sum += total.lane(i);            // fixed order: the JIT's reduceLanes is not the interpreter's
+            sum += acc.lane(i);                  // fixed order: the JIT's reduceLanes is not the interpreter's
         }
         return sum;
     }
 
-    /** Unscaled e2m1 values of one row into {@code out[0, cols)}, as {@link #dot} decodes them. */
-    static void decode(Lanes v, MemorySegment w, long off, int cols, float[] out) {
+    /** The scaled weights of one row into {@code out[0, cols)}, as {@link #dot} computes them. */
+    static void decode(Lanes v, MemorySegment w, long off, int cols, MemorySegment s, long sOff, float[] out) {
         VectorSpecies<Integer> is = v.ints();
         VectorSpecies<Byte> bs = v.bytes();
         int lanes = is.length(), parts = bs.length() / lanes, perLoad = 2 * bs.length();
-        for (int c = 0; c < cols; c += perLoad) {
-            ByteVector packed = ByteVector.fromMemorySegment(bs, w, off + c / 2, ByteOrder.LITTLE_ENDIAN);
-            for (int p = 0; p < parts; p++) {
-                IntVector bytes = (IntVector) packed.convertShape(VectorOperators.B2I, is, p);
-                IntVector lo = bytes.rearrange(v.dupLow()).lanewise(VectorOperators.LSHR, v.nibbleShift());
-                IntVector hi = bytes.rearrange(v.dupHigh()).lanewise(VectorOperators.LSHR, v.nibbleShift());
-                IntVector w0 = lo.selectFrom(v.e2m1A(), v.e2m1B());
-                IntVector w1 = hi.selectFrom(v.e2m1A(), v.e2m1B());
-                if (lanes == 4) {
-                    w0 = w0.or(lo.lanewise(VectorOperators.LSHL, 28).and(SIGN));
-                    w1 = w1.or(hi.lanewise(VectorOperators.LSHL, 28).and(SIGN));
+        for (int b0 = 0; b0 < cols; b0 += BLOCK) {
+            float blockScale = Formats.e8m0ToFloat(s.get(ValueLayout.JAVA_BYTE, sOff + b0 / BLOCK));
+            IntVector ta = v.e2m1A().reinterpretAsFloats().mul(blockScale).reinterpretAsInts();
+            IntVector tb = v.e2m1B().reinterpretAsFloats().mul(blockScale).reinterpretAsInts();
+            for (int c = b0; c < b0 + BLOCK; c += perLoad) {
+                ByteVector packed = ByteVector.fromMemorySegment(bs, w, off + c / 2, ByteOrder.LITTLE_ENDIAN);
+                for (int p = 0; p < parts; p++) {
+                    IntVector bytes = (IntVector) packed.convertShape(VectorOperators.B2I, is, p);
+                    IntVector lo = bytes.rearrange(v.dupLow()).lanewise(VectorOperators.LSHR, v.nibbleShift());
+                    IntVector hi = bytes.rearrange(v.dupHigh()).lanewise(VectorOperators.LSHR, v.nibbleShift());
+                    IntVector w0 = lo.selectFrom(ta, tb);
+                    IntVector w1 = hi.selectFrom(ta, tb);
+                    if (lanes == 4) {
+                        w0 = w0.or(lo.lanewise(VectorOperators.LSHL, 28).and(SIGN));
+                        w1 = w1.or(hi.lanewise(VectorOperators.LSHL, 28).and(SIGN));
+                    }
+                    w0.reinterpretAsFloats().intoArray(out, c + 2 * p * lanes);
+                    w1.reinterpretAsFloats().intoArray(out, c + 2 * p * lanes + lanes);
                 }
-                w0.reinterpretAsFloats().intoArray(out, c + 2 * p * lanes);
-                w1.reinterpretAsFloats().intoArray(out, c + 2 * p * lanes + lanes);
             }
         }
     }

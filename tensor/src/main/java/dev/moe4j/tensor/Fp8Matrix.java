@@ -84,7 +84,7 @@ public final class Fp8Matrix implements Matrix {
             for (int r = r0; r < r1; r++) {
                 decode(lanes, w, (long) r * cols, cols, raw);
                 for (int t = t0; t < t1; t++) {
-                    y[t * rows + r] = Dot.blocks(lanes, raw, cols, BLOCK, scale, r / BLOCK * scaleCols, x, t * cols);
+                    y[t * rows + r] = dotDecoded(lanes, raw, cols, scale, r / BLOCK * scaleCols, x, t * cols);
                 }
             }
         }
@@ -134,7 +134,7 @@ public final class Fp8Matrix implements Matrix {
     /**
      * One row: per block, two vector accumulators over pairs of vectors (even → acc0, odd → acc1), their sum
      * times the block scale into {@code total}; the columns after the last whole pair of a block go to a
-     * scalar sum. {@link Dot#blocks} repeats this order exactly.
+     * scalar sum. {@link #dotDecoded} repeats this order exactly.
      */
     static float dot(Lanes v, MemorySegment w, long off, int cols, float[] s, int sOff, float[] x, int xOff) {
         VectorSpecies<Float> fs = v.floats();
@@ -171,6 +171,37 @@ public final class Fp8Matrix implements Matrix {
         float sum = 0f;
         for (int i = 0; i < lanes; i++) {
             sum += total.lane(i);            // fixed order: the JIT's reduceLanes is not the interpreter's
+        }
+        return sum + tail;
+    }
+
+    /** {@link #dot} over a row already decoded by {@link #decode}: the same operations in the same order. */
+    static float dotDecoded(Lanes v, float[] w, int cols, float[] s, int sOff, float[] x, int xOff) {
+        VectorSpecies<Float> fs = v.floats();
+        int lanes = fs.length(), step = 2 * lanes;
+        FloatVector total = FloatVector.zero(fs);
+        float tail = 0f;
+        for (int b0 = 0; b0 < cols; b0 += BLOCK) {
+            int b1 = Math.min(cols, b0 + BLOCK), c = b0;
+            FloatVector acc0 = FloatVector.zero(fs), acc1 = acc0;
+            for (; c <= b1 - step; c += step) {
+                acc0 = FloatVector.fromArray(fs, w, c).fma(FloatVector.fromArray(fs, x, xOff + c), acc0);
+                acc1 = FloatVector.fromArray(fs, w, c + lanes)
+                        .fma(FloatVector.fromArray(fs, x, xOff + c + lanes), acc1);
+            }
+            float blockScale = s[sOff + b0 / BLOCK];
+            total = acc0.add(acc1).fma(FloatVector.broadcast(fs, blockScale), total);
+            if (c < b1) {
+                float part = 0f;
+                for (; c < b1; c++) {
+                    part += w[c] * x[xOff + c];
+                }
+                tail += part * blockScale;
+            }
+        }
+        float sum = 0f;
+        for (int i = 0; i < lanes; i++) {
+            sum += total.lane(i);
         }
         return sum + tail;
     }
