@@ -7,9 +7,9 @@ import picocli.CommandLine.Command;
 @Command(name = "moe4j", mixinStandardHelpOptions = true, version = "moe4j 0.1.0",
         description = "DeepSeek V4 inference in pure Java.",
         subcommands = {
-                CommandLine.HelpCommand.class,
+                CommandLine.HelpCommand.class, ServeCommand.class,
                 TokenizeCommand.class, DetokenizeCommand.class,
-                GenerateCommand.class, LogitsCommand.class, InspectCommand.class, BenchCommand.class,
+                GenerateCommand.class, LogitsCommand.class, InspectCommand.class, BenchCommand.class, ExportCommand.class,
                 EncodeCommand.class, ParseCommand.class,
         })
 public final class Main {

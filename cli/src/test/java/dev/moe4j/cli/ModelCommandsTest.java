@@ -112,6 +112,22 @@ class ModelCommandsTest {
     }
 
     @Test
+    void exportedDemoIsTheSameModelFromDisk(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("demo-ckpt");
+        CliRun w = CliRun.of("export", "--model", "demo", "--out", dir.toString(), "--shard-bytes", "2000000");
+        assertEquals(0, w.exit(), w.err());
+        assertTrue(Files.exists(dir.resolve("model.safetensors.index.json")));
+        assertTrue(Files.list(dir).filter(f -> f.toString().endsWith(".safetensors")).count() > 1, "sharded");
+        CliRun a = CliRun.of("logits", "--model", "demo", "--tokens", "5,17,42", "--numerics", "float");
+        CliRun b = CliRun.of("logits", "--model", dir.toString(), "--tokens", "5,17,42", "--numerics", "float");
+        assertEquals(0, b.exit(), b.err());
+        assertEquals(a.out(), b.out());
+        CliRun again = CliRun.of("export", "--model", "demo", "--out", dir.toString());
+        assertEquals(2, again.exit());
+        assertTrue(again.err().contains("not empty"), again.err());
+    }
+
+    @Test
     void badInputsGiveOneClearLine(@TempDir Path tmp) throws Exception {
         CliRun r = CliRun.of("generate", "--tokens", "5,x");
         assertEquals(2, r.exit());

@@ -17,8 +17,10 @@ import java.nio.file.Path;
  * so that a newcomer needs no download).
  *
  * @param bytesOnDisk size of the weight files (0 for generated weights)
+ * @param configJson  the config.json text the config was parsed from
  */
-public record ModelSource(String name, V4Config config, TensorSource tensors, long bytesOnDisk) implements AutoCloseable {
+public record ModelSource(String name, V4Config config, TensorSource tensors, long bytesOnDisk, String configJson)
+        implements AutoCloseable {
 
     public static final String DEMO = "demo";
     /** Seed of the demo model's weights: the demo is the same model on every machine. */
@@ -33,9 +35,10 @@ public record ModelSource(String name, V4Config config, TensorSource tensors, lo
     public static ModelSource checkpoint(Path dir) {
         Checkpoint ck = Checkpoint.open(dir);
         try {
-            V4Config cfg = V4Config.parse(ck.configJson(), dir.resolve(Checkpoint.CONFIG_FILE));
+            String json = ck.configJson();
+            V4Config cfg = V4Config.parse(json, dir.resolve(Checkpoint.CONFIG_FILE));
             return new ModelSource(dir.toAbsolutePath().normalize().getFileName().toString().toLowerCase(), cfg, ck,
-                    ck.bytesOnDisk());
+                    ck.bytesOnDisk(), json);
         } catch (RuntimeException e) {
             ck.close();
             throw e;
@@ -53,7 +56,7 @@ public record ModelSource(String name, V4Config config, TensorSource tensors, lo
             throw new UncheckedIOException(e);
         }
         V4Config cfg = V4Config.parse(json, Path.of(DEMO, "config.json"));
-        return new ModelSource(DEMO, cfg, new DummyWeights(new V4Layout(cfg), DEMO_SEED, DEMO), 0);
+        return new ModelSource(DEMO, cfg, new DummyWeights(new V4Layout(cfg), DEMO_SEED, DEMO), 0, json);
     }
 
     /** Random weights for the config in {@code configPath} (a config.json, or a directory holding one). */
@@ -67,7 +70,7 @@ public record ModelSource(String name, V4Config config, TensorSource tensors, lo
         }
         V4Config cfg = V4Config.parse(json, file);
         String name = "dummy-" + file.toAbsolutePath().normalize().getParent().getFileName();
-        return new ModelSource(name, cfg, new DummyWeights(new V4Layout(cfg), seed, "dummy weights for " + file), 0);
+        return new ModelSource(name, cfg, new DummyWeights(new V4Layout(cfg), seed, "dummy weights for " + file), 0, json);
     }
 
     @Override

@@ -64,6 +64,17 @@ public final class Tokenizer {
         return TokenizerFiles.load(dir);
     }
 
+    /**
+     * Loads a tokenizer from the text of its files, for tokenizers that ship as resources (the demo
+     * model's). {@code tokenizerConfigJson} may be null; {@code origin} names the files in errors.
+     *
+     * @throws TokenizerLoadException naming the file that is malformed or unsupported
+     */
+    public static Tokenizer load(String tokenizerJson, String tokenizerConfigJson, String origin)
+            throws TokenizerLoadException {
+        return TokenizerFiles.load(tokenizerJson, tokenizerConfigJson, origin);
+    }
+
     /** The ids of {@code text}, added and special tokens in it matched as HF does by default. */
     public int[] encode(String text) {
         return encode(text, true);
@@ -150,6 +161,16 @@ public final class Tokenizer {
     /** The end-of-sequence token named by tokenizer_config.json, if any. */
     public Optional<SpecialToken> eos() {
         return eos;
+    }
+
+    /** Whether {@code id} names a token (a model's vocabulary may have more rows than its tokenizer has tokens). */
+    public boolean hasToken(int id) {
+        return id >= 0 && id < tokens.length && tokens[id] != null;
+    }
+
+    /** The bytes of one token: for byte-level BPE possibly part of a UTF-8 character (OpenAI's logprob {@code bytes}). */
+    public byte[] bytes(int id) {
+        return tokenBytes(id).clone();
     }
 
     byte[] tokenBytes(int id) {

@@ -34,8 +34,21 @@ final class TokenizerFiles {
 
     static Tokenizer load(Path dir) throws TokenizerLoadException {
         Path tokenizerJson = dir.resolve("tokenizer.json");
+        Path configJson = dir.resolve("tokenizer_config.json");
+        return build(tokenizerJson, read(tokenizerJson), configJson, Files.exists(configJson) ? read(configJson) : null);
+    }
+
+    /** The same from the files' text; {@code origin} names them in errors (e.g. a classpath folder). */
+    static Tokenizer load(String tokenizerJson, String configJson, String origin) throws TokenizerLoadException {
+        Path tokenizerFile = Path.of(origin, "tokenizer.json");
+        Path configFile = Path.of(origin, "tokenizer_config.json");
+        return build(tokenizerFile, parse(tokenizerFile, tokenizerJson), configFile,
+                configJson == null ? null : parse(configFile, configJson));
+    }
+
+    private static Tokenizer build(Path tokenizerJson, JsonNode root, Path configJson, JsonNode configRoot)
+            throws TokenizerLoadException {
         TokenizerFiles files = new TokenizerFiles(tokenizerJson);
-        JsonNode root = read(tokenizerJson);
         JsonNode model = files.bpeModel(root);
         Map<String, Integer> vocab = files.vocab(model);
         List<AddedToken> addedTokens = files.addedTokens(root);
@@ -60,12 +73,10 @@ final class TokenizerFiles {
         files.require("ByteLevel".equals(root.path("decoder").path("type").asText()),
                 "decoder must be ByteLevel, found " + root.path("decoder"));
 
-        Path configJson = dir.resolve("tokenizer_config.json");
         Optional<SpecialToken> bos = Optional.empty();
         Optional<SpecialToken> eos = Optional.empty();
-        if (Files.exists(configJson)) {
+        if (configRoot != null) {
             TokenizerFiles config = new TokenizerFiles(configJson);
-            JsonNode configRoot = read(configJson);
             bos = config.specialToken(configRoot, "bos_token", ids);
             eos = config.specialToken(configRoot, "eos_token", ids);
         }
@@ -135,6 +146,18 @@ final class TokenizerFiles {
         } catch (IOException e) {
             throw new TokenizerLoadException(file, "cannot read: " + e, e);
         }
+        return requireObject(file, root);
+    }
+
+    private static JsonNode parse(Path file, String json) throws TokenizerLoadException {
+        try {
+            return requireObject(file, JSON.readTree(json));
+        } catch (JacksonException e) {
+            throw new TokenizerLoadException(file, "malformed JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    private static JsonNode requireObject(Path file, JsonNode root) throws TokenizerLoadException {
         if (root == null || !root.isObject()) {
             throw new TokenizerLoadException(file, "not a JSON object");
         }

@@ -50,6 +50,38 @@ class TokenizerTest {
     }
 
     @Test
+    void loadsFromTextAsFromFiles() throws Exception {
+        Path dir = Fixtures.deepseekDir();
+        Tokenizer fromText = Tokenizer.load(Files.readString(dir.resolve("tokenizer.json")),
+                Files.readString(dir.resolve("tokenizer_config.json")), "from-text");
+        Tokenizer fromFiles = Fixtures.deepseek();
+        String text = "Hello <｜User｜> wörld 🦊";
+        assertArrayEquals(fromFiles.encode(text), fromText.encode(text));
+        assertEquals(fromFiles.eos(), fromText.eos());
+        assertTrue(Tokenizer.load(Files.readString(dir.resolve("tokenizer.json")), null, "x").eos().isEmpty());
+        TokenizerLoadException e = assertThrows(TokenizerLoadException.class,
+                () -> Tokenizer.load("{\"model\": ", null, "broken"));
+        assertEquals(Path.of("broken", "tokenizer.json"), e.file());
+        assertTrue(e.getMessage().contains("malformed JSON"), e.getMessage());
+    }
+
+    @Test
+    void idsBeyondTheTokensAreNotTokensAndBytesArePerToken() throws Exception {
+        Tokenizer tokenizer = Fixtures.deepseek();
+        assertTrue(tokenizer.hasToken(0));
+        assertFalse(tokenizer.hasToken(tokenizer.vocabSize()));
+        assertFalse(tokenizer.hasToken(-1));
+        int[] fox = tokenizer.encode("🦊");
+        byte[] all = new byte[0];
+        for (int id : fox) {
+            byte[] b = tokenizer.bytes(id);
+            all = Arrays.copyOf(all, all.length + b.length);
+            System.arraycopy(b, 0, all, all.length - b.length, b.length);
+        }
+        assertArrayEquals("🦊".getBytes(StandardCharsets.UTF_8), all);
+    }
+
+    @Test
     void noSpecialKeepsSpecialSpellingsAsPlainText() throws Exception {
         Tokenizer tokenizer = Fixtures.deepseek();
         List<String> spellings = new ArrayList<>();

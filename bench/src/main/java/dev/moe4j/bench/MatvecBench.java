@@ -1,0 +1,63 @@
+package dev.moe4j.bench;
+
+import java.util.concurrent.TimeUnit;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+import dev.moe4j.tensor.Matrix;
+import dev.moe4j.tensor.Parallel;
+
+/** One matrix × one vector (a decode step's products): weight GB/s in the {@code ·gbytes} line. */
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xmx1g"})
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@State(Scope.Thread)
+public class MatvecBench {
+
+    float[] x, y;
+    final Task task = new Task();
+
+    static final class Task implements Parallel.IntRangeConsumer {
+        Matrix m;
+        float[] x, y;
+
+        @Override
+        public void accept(int r0, int r1) {
+            m.matvec(x, 0, y, 0, r0, r1);
+        }
+    }
+
+    @Setup(Level.Trial)
+    public void setUp(KernelState k) {
+        Matrix m = k.copies[0];
+        x = Weights.gaussian(7, m.cols());
+        y = new float[m.rows()];
+        task.x = x;
+        task.y = y;
+    }
+
+    @Benchmark
+    public float[] matvec(KernelState k, Traffic t) {
+        Matrix m = k.nextMatrix();
+        if (k.pool == null) {
+            m.matvec(x, 0, y, 0);
+        } else {
+            task.m = m;
+            k.pool.run(m.rows(), task);
+        }
+        t.gbytes += m.bytes() * 1e-9;
+        return y;
+    }
+}
