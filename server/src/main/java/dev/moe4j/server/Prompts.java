@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe4j.chat.EncodingException;
 import dev.moe4j.chat.ReasoningEffort;
 import dev.moe4j.chat.ThinkingMode;
+import dev.moe4j.chat.Prompt;
 import dev.moe4j.chat.V4Encoder;
 import dev.moe4j.tokenizer.Tokenizer;
 
@@ -87,14 +88,15 @@ final class Prompts {
                 system.set("response_format", format);
             }
         }
-        String text;
+        Prompt prompt;
         try {
-            text = V4Encoder.encode(messages, V4Encoder.Options.of(thinking ? ThinkingMode.THINKING : ThinkingMode.CHAT)
-                    .withEffort(effort));
+            prompt = V4Encoder.encodePrompt(null, messages,
+                    V4Encoder.Options.of(thinking ? ThinkingMode.THINKING : ThinkingMode.CHAT).withEffort(effort));
         } catch (EncodingException e) {
             throw ApiError.badRequest("messages", e.getMessage());
         }
-        int[] ids = tokenizer.encode(text, true);
+        // control tokens come from the template only: a user who types <｜Assistant｜> gets text
+        int[] ids = tokenizer.encode(prompt.text(), prompt.literalSpans());
         // after a prefix the model continues the answer, whatever the mode
         return new ChatPrompt(ids, boundaries(ids), thinking, thinking && !prefix ? ThinkingMode.THINKING : ThinkingMode.CHAT);
     }

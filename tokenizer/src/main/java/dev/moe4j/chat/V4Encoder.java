@@ -74,6 +74,14 @@ public final class V4Encoder {
      * @throws EncodingException if a message is malformed
      */
     public static String encode(JsonNode context, JsonNode messages, Options options) {
+        return encodePrompt(context, messages, options).text();
+    }
+
+    /**
+     * As {@link #encode(JsonNode, JsonNode, Options)}, keeping which parts of the text the request
+     * supplied, so that a tokenizer can keep control tokens out of them.
+     */
+    public static Prompt encodePrompt(JsonNode context, JsonNode messages, Options options) {
         List<Turn> ctx = TurnRewrites.mergeToolResults(
                 noContext(context) ? List.of() : MessageReader.read(context, "context"));
         List<Turn> msgs = TurnRewrites.mergeToolResults(MessageReader.read(messages, "messages"));
@@ -92,15 +100,15 @@ public final class V4Encoder {
             first = ctx.size();
         }
 
-        StringBuilder prompt = new StringBuilder();
+        Prompt prompt = new Prompt();
         if (options.addDefaultBosToken() && ctx.isEmpty()) {
-            prompt.append(BOS);
+            prompt.template(BOS);
         }
         Renderer renderer = new Renderer(full, thinking, drop, options.effort());
         for (int i = first; i < full.size(); i++) {
             renderer.render(i, prompt);
         }
-        return prompt.toString();
+        return prompt;
     }
 
     /** As the official {@code context if context else []}: null and an empty list both mean none. */
@@ -115,51 +123,55 @@ public final class V4Encoder {
             this(turns, thinking, drop, effort, TurnRewrites.lastUserIndex(turns));
         }
 
-        void render(int i, StringBuilder out) {
+        void render(int i, Prompt out) {
             if (i == 0 && thinking && effort == ReasoningEffort.MAX) {
-                out.append(V4Format.THINK_MAX_PREFIX);
+                out.template(V4Format.THINK_MAX_PREFIX);
             }
             Turn turn = turns.get(i);
             switch (turn) {
                 case Turn.SystemPrompt s -> {
-                    out.append(s.content());
+                    out.literal(s.content());
                     appendToolsAndFormat(s.tools(), s.responseFormat(), out);
                 }
                 case Turn.Developer d -> {
-                    out.append(V4Format.USER).append(d.content());
+                    out.template(V4Format.USER).literal(d.content());
                     appendToolsAndFormat(d.tools(), d.responseFormat(), out);
                 }
                 case Turn.User u -> {
-                    out.append(V4Format.USER);
+                    out.template(V4Format.USER);
                     for (int b = 0; b < u.blocks().size(); b++) {
                         Turn.Block block = u.blocks().get(b);
-                        out.append(b == 0 ? "" : "\n\n");
-                        out.append(block.toolResult() ? "<tool_result>" + block.text() + "</tool_result>" : block.text());
+                        out.template(b == 0 ? "" : "\n\n");
+                        if (block.toolResult()) {
+                            out.template("<tool_result>").literal(block.text()).template("</tool_result>");
+                        } else {
+                            out.literal(block.text());
+                        }
                     }
                 }
-                case Turn.Reminder r -> out.append(V4Format.LATEST_REMINDER).append(r.content());
+                case Turn.Reminder r -> out.template(V4Format.LATEST_REMINDER).literal(r.content());
                 case Turn.Assistant a -> appendAssistant(i, a, out);
                 case Turn.ToolOutput t -> throw new IllegalStateException("tool messages are merged before rendering");
             }
             appendTransition(i, turn, out);
         }
 
-        private void appendAssistant(int i, Turn.Assistant a, StringBuilder out) {
+        private void appendAssistant(int i, Turn.Assistant a, Prompt out) {
             // the answer to a task marker carries no reasoning; the prompt already chose for it
             boolean answersTask = i > 0 && turns.get(i - 1).task() != null;
             if (thinking && !answersTask && (!drop || i > lastUser)) {
-                out.append(a.reasoning()).append(THINK_END);
+                out.literal(a.reasoning()).template(THINK_END);
             }
-            out.append(a.content());
+            out.literal(a.content());
             if (!a.calls().isEmpty()) {
-                out.append("\n\n").append(TOOL_CALLS_OPEN).append(">\n");
+                out.template("\n\n").template(TOOL_CALLS_OPEN).template(">\n");
                 for (int c = 0; c < a.calls().size(); c++) {
-                    appendInvoke(a.calls().get(c), out.append(c == 0 ? "" : "\n"));
+                    appendInvoke(a.calls().get(c), out.template(c == 0 ? "" : "\n"));
                 }
-                out.append('\n').append(TOOL_CALLS_CLOSE);
+                out.template("\n").template(TOOL_CALLS_CLOSE);
             }
             if (!a.woEos()) {
-                out.append(EOS);
+                out.template(EOS);
             }
         }
 
@@ -169,46 +181,47 @@ public final class V4Encoder {
          * user/developer turn the assistant header with {@code <think>} (reasoning expected) or
          * {@code </think>} (answer directly: chat mode, or a turn whose reasoning is dropped).
          */
-        private void appendTransition(int i, Turn turn, StringBuilder out) {
+        private void appendTransition(int i, Turn turn, Prompt out) {
             if (i + 1 < turns.size() && !(turns.get(i + 1) instanceof Turn.Assistant)
                     && !(turns.get(i + 1) instanceof Turn.Reminder)) {
                 return;
             }
             Task task = turn.task();
             if (task == Task.ACTION) {
-                out.append(ASSISTANT).append(thinking ? THINK_START : THINK_END).append(task.token);
+                out.template(ASSISTANT).template(thinking ? THINK_START : THINK_END).template(task.token);
             } else if (task != null) {
-                out.append(task.token);
+                out.template(task.token);
             } else if (turn instanceof Turn.User || turn instanceof Turn.Developer) {
-                out.append(ASSISTANT).append(thinking && (!drop || i >= lastUser) ? THINK_START : THINK_END);
+                out.template(ASSISTANT).template(thinking && (!drop || i >= lastUser) ? THINK_START : THINK_END);
             }
         }
     }
 
-    private static void appendToolsAndFormat(List<JsonNode> tools, JsonNode responseFormat, StringBuilder out) {
+    private static void appendToolsAndFormat(List<JsonNode> tools, JsonNode responseFormat, Prompt out) {
         if (!tools.isEmpty()) {
             List<String> schemas = tools.stream().map(PyJson::dumps).toList();
-            out.append("\n\n").append(V4Format.toolsSection(String.join("\n", schemas)));
+            out.template("\n\n").template(V4Format.toolsSectionHead()).literal(String.join("\n", schemas))
+                    .template(V4Format.toolsSectionTail());
         }
         if (responseFormat != null) {
-            out.append("\n\n").append(V4Format.RESPONSE_FORMAT_PREFIX).append(PyJson.dumps(responseFormat));
+            out.template("\n\n").template(V4Format.RESPONSE_FORMAT_PREFIX).literal(PyJson.dumps(responseFormat));
         }
     }
 
     /** One call in DSML: string arguments verbatim with {@code string="true"}, anything else as JSON. */
-    private static void appendInvoke(Turn.Call call, StringBuilder out) {
-        out.append(INVOKE_OPEN).append(" name=\"").append(call.name()).append("\">\n");
+    private static void appendInvoke(Turn.Call call, Prompt out) {
+        out.template(INVOKE_OPEN).template(" name=\"").literal(call.name()).template("\">\n");
         boolean firstParam = true;
         for (Map.Entry<String, JsonNode> arg : call.arguments().properties()) {
             JsonNode v = arg.getValue();
-            out.append(firstParam ? "" : "\n");
-            out.append(PARAMETER_OPEN).append(" name=\"").append(arg.getKey())
-                    .append("\" string=\"").append(v.isTextual()).append("\">")
-                    .append(v.isTextual() ? v.textValue() : PyJson.dumps(v))
-                    .append('<').append(PARAMETER_END).append('>');
+            out.template(firstParam ? "" : "\n");
+            out.template(PARAMETER_OPEN).template(" name=\"").literal(arg.getKey())
+                    .template("\" string=\"").template(String.valueOf(v.isTextual())).template("\">")
+                    .literal(v.isTextual() ? v.textValue() : PyJson.dumps(v))
+                    .template("<").template(PARAMETER_END).template(">");
             firstParam = false;
         }
-        out.append('\n').append(INVOKE_CLOSE).append('>');
+        out.template("\n").template(INVOKE_CLOSE).template(">");
     }
 
     private V4Encoder() {

@@ -63,8 +63,17 @@ final class V4Format {
             """;
 
     static String toolsSection(String toolSchemaLines) {
-        // replace, not formatted(): a schema may itself contain '%'
-        return TOOLS_TEMPLATE.replace("%s", toolSchemaLines);
+        return toolsSectionHead() + toolSchemaLines + toolsSectionTail();
+    }
+
+    /** The tools template up to where the schemas go. */
+    static String toolsSectionHead() {
+        return TOOLS_TEMPLATE.substring(0, TOOLS_TEMPLATE.indexOf("%s"));
+    }
+
+    /** The tools template after the schemas. */
+    static String toolsSectionTail() {
+        return TOOLS_TEMPLATE.substring(TOOLS_TEMPLATE.indexOf("%s") + 2);
     }
 
     private V4Format() {

@@ -115,6 +115,47 @@ public final class Tokenizer {
     }
 
     /**
+     * The ids of a templated prompt whose {@code literalSpans} ({@code [s0, e0, s1, e1, ...]}, ascending)
+     * hold text the request supplied: control tokens are matched in the template only. When no literal
+     * span holds an added-token spelling — the normal case — the ids are exactly {@code encode(text)},
+     * as the official pipeline tokenizes the whole prompt; otherwise the offending spans are cut out and
+     * encoded with {@code matchSpecial} false, the rest as usual.
+     *
+     * @throws InvalidTextException if the text holds a lone surrogate
+     */
+    public int[] encode(String text, int[] literalSpans) {
+        IntArray out = new IntArray(text.length() / 3 + 8);
+        int done = 0;
+        for (int k = 0; k + 1 < literalSpans.length; k += 2) {
+            int s = literalSpans[k], e = literalSpans[k + 1];
+            if (s < done || e < s || e > text.length()) {
+                throw new IllegalArgumentException("literal spans must be ascending and inside the text");
+            }
+            String span = text.substring(s, e);
+            if (!containsAddedToken(span)) {
+                continue;
+            }
+            out.addAll(encode(text.substring(done, s), true));
+            out.addAll(encode(span, false));
+            done = e;
+        }
+        if (done == 0) {
+            return encode(text, true);
+        }
+        out.addAll(encode(text.substring(done), true));
+        return out.toArray();
+    }
+
+    private boolean containsAddedToken(String s) {
+        for (int id : encode(s, true)) {
+            if (isAddedToken(id)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
      * The text of {@code ids} as HF's ByteLevel decoder gives it: token bytes concatenated and read as UTF-8,
      * ill-formed parts as U+FFFD; added and special tokens decode to their content.
      *
