@@ -201,9 +201,12 @@ public final class Scheduler implements AutoCloseable {
         final Sampler sampler = new Sampler(vocab);
         final int[] counts = new int[vocab];
         final int[] seen;                                                      // distinct generated ids, for penalties
+        final int[] out;                                                       // the generated ids, in order
         final int[] one = new int[1];
         volatile Req req;
         int pos, generated, cached, nSeen, segLen;
+        /** Finished; its last token runs once more so the end of the answer becomes a cache unit. */
+        boolean tail;
         int[] boundaries = new int[0];
         Map<Integer, ContextCache.Key> keys = Map.of();
         long lastTokenAt;
@@ -211,6 +214,7 @@ public final class Scheduler implements AutoCloseable {
         Slot(V4State state) {
             this.state = state;
             this.seen = new int[maxContext];
+            this.out = new int[maxContext];
         }
     }
 
@@ -278,7 +282,9 @@ public final class Scheduler implements AutoCloseable {
             for (Slot s : slots) {
                 Req q = s.req;
                 if (q != null && (q.cancelled || stop)) {
-                    aborted.incrementAndGet();
+                    if (!s.tail) {
+                        aborted.incrementAndGet();
+                    }
                     finish(s, TokenSink.FinishReason.CANCELLED, null);
                 }
             }
@@ -300,6 +306,7 @@ public final class Scheduler implements AutoCloseable {
         s.pos = 0;
         s.cached = 0;
         s.generated = 0;
+        s.tail = false;
         s.state.reset();
         for (int i = s.boundaries.length - 1; i >= 0; i--) {
             int b = s.boundaries[i];
@@ -333,7 +340,7 @@ public final class Scheduler implements AutoCloseable {
         int segs = 0;
         for (Slot s : slots) {
             if (s.req != null && s.pos == s.req.prompt.length && s.generated > 0) {
-                batch.add(s.state, s.one, 0, 1, true);
+                batch.add(s.state, s.one, 0, 1, !s.tail);
                 s.segLen = 0;
                 segSlot[segs++] = s;
             }
@@ -381,6 +388,9 @@ public final class Scheduler implements AutoCloseable {
                 if (s.pos < q.prompt.length) {
                     continue;
                 }
+            } else if (s.tail) {
+                saveAnswerUnit(s);
+                continue;
             }
             emit(s, i * vocab);
         }
@@ -418,7 +428,7 @@ public final class Scheduler implements AutoCloseable {
         if (s.counts[tok]++ == 0) {
             s.seen[s.nSeen++] = tok;
         }
-        s.generated++;
+        s.out[s.generated++] = tok;
         generatedTokens.incrementAndGet();
         long now = System.nanoTime();
         if (s.lastTokenAt == 0) {
@@ -428,13 +438,40 @@ public final class Scheduler implements AutoCloseable {
         }
         s.lastTokenAt = now;
         boolean more = q.sink.onToken(tok, lp, topIds, topLps);
+        s.one[0] = tok;
         if (!p.ignoreEos() && tok == eos || !more) {
-            finish(s, TokenSink.FinishReason.STOP, null);
+            finishAnswer(s, TokenSink.FinishReason.STOP);
         } else if (s.generated >= p.maxTokens() || q.prompt.length + s.generated >= maxContext) {
-            finish(s, TokenSink.FinishReason.LENGTH, null);
-        } else {
-            s.one[0] = tok;
+            finishAnswer(s, TokenSink.FinishReason.LENGTH);
         }
+    }
+
+    /**
+     * The answer is complete: the client hears it now; with a cache, the last token still runs once
+     * (one more decode row) so that prompt + answer is saved as a unit for the conversation's next turn.
+     */
+    private void finishAnswer(Slot s, TokenSink.FinishReason why) {
+        Req q = s.req;
+        q.done = true;
+        q.sink.onFinish(why, new TokenSink.Usage(q.prompt.length, s.cached, s.generated, null));
+        if (cache.budget() > 0 && q.prompt.length + s.generated <= maxContext) {
+            s.tail = true;
+        } else {
+            s.req = null;
+        }
+    }
+
+    /** After the tail step: the state holds prompt + answer; save it under that unit's key and free the slot. */
+    private void saveAnswerUnit(Slot s) {
+        Req q = s.req;
+        int[] all = Arrays.copyOf(q.prompt, q.prompt.length + s.generated);
+        System.arraycopy(s.out, 0, all, q.prompt.length, s.generated);
+        ContextCache.Key key = ContextCache.keys(q.r.tenant(), all, new int[]{all.length}).get(all.length);
+        if (!cache.contains(key)) {
+            cache.put(key, s.state.snapshot());
+        }
+        s.tail = false;
+        s.req = null;
     }
 
     private void finish(Slot s, TokenSink.FinishReason why, Throwable error) {
@@ -443,6 +480,10 @@ public final class Scheduler implements AutoCloseable {
             return;
         }
         s.req = null;
+        if (s.tail) {
+            s.tail = false;                                                      // the client already has its answer
+            return;
+        }
         q.done = true;
         q.sink.onFinish(why, new TokenSink.Usage(q.prompt.length, s.cached, s.generated, error));
     }

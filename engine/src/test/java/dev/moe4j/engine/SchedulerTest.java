@@ -131,6 +131,21 @@ class SchedulerTest {
     }
 
     @Test
+    void theAnswerBecomesAUnitForTheNextTurn() throws Exception {
+        int[] p = prompt(10, 30), next = prompt(11, 7);
+        GenerationParams gp = new GenerationParams(5, 0f, 1f, 0, 0, true);
+        try (Scheduler s = new Scheduler(engine, new Scheduler.Config(2, 4, Duration.ofMinutes(1), 64L << 20, 1000))) {
+            Collect first = run(s, new GenerationRequest(p, gp, "carol", new int[]{p.length}));
+            int[] turn2 = concat(concat(p, first.ids()), next);
+            int unit = p.length + first.ids().length;
+            int[] want = engine.generate(turn2, gp);
+            Collect second = run(s, new GenerationRequest(turn2, gp, "carol", new int[]{p.length, unit}));
+            assertEquals(unit, second.started, "prompt + answer of the first turn is found whole");
+            assertArrayEquals(want, second.ids());
+        }
+    }
+
+    @Test
     void cancelFreesTheSlotAndStopsTheStream() throws Exception {
         try (Scheduler s = new Scheduler(engine, new Scheduler.Config(1, 4, Duration.ofMinutes(1), 0, 64))) {
             Collect slow = new Collect(Integer.MAX_VALUE);
