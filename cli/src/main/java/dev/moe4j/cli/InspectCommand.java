@@ -80,7 +80,7 @@ final class InspectCommand implements Callable<Integer> {
         r.put("head_dim", c.headDim());
         r.put("routed_experts", c.nRoutedExperts());
         r.put("experts_per_token", c.nActivatedExperts());
-        r.put("expert_dtype", c.expertDtype());
+        r.put("expert_dtype", c.fp4Experts() ? "fp4" : "fp8");
         r.put("vocab_size", c.vocabSize());
         r.put("sliding_window", c.windowSize());
         r.put("max_position_embeddings", c.maxPositionEmbeddings());

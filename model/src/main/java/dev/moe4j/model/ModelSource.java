@@ -2,6 +2,7 @@ package dev.moe4j.model;
 
 import dev.moe4j.io.Checkpoint;
 import dev.moe4j.io.CheckpointException;
+import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.TensorSource;
 
 import java.io.IOException;
@@ -37,6 +38,11 @@ public record ModelSource(String name, V4Config config, TensorSource tensors, lo
         try {
             String json = ck.configJson();
             V4Config cfg = V4Config.parse(json, dir.resolve(Checkpoint.CONFIG_FILE));
+            String probe = "layers.0.ffn.experts.0.w1.weight";
+            if (cfg.expertDtype() == null && ck.has(probe)) {
+                // the first V4 upload's config had no expert_dtype: the tensors tell (I8 pairs = FP4)
+                cfg = cfg.withExpertDtype(ck.get(probe).dtype() == DType.I8 ? "fp4" : "fp8");
+            }
             return new ModelSource(dir.toAbsolutePath().normalize().getFileName().toString().toLowerCase(), cfg, ck,
                     ck.bytesOnDisk(), json);
         } catch (RuntimeException e) {

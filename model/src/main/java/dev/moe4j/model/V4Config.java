@@ -34,6 +34,15 @@ public record V4Config(
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** The same config with the expert dtype decided from the checkpoint's tensors. */
+    public V4Config withExpertDtype(String dtype) {
+        return new V4Config(vocabSize, dim, moeInterDim, nLayers, nHashLayers, nMtpLayers, nHeads, nRoutedExperts,
+                nSharedExperts, nActivatedExperts, routeScale, swigluLimit, qLoraRank, headDim, ropeHeadDim, normEps,
+                oGroups, oLoraRank, windowSize, compressRatios, compressRopeTheta, ropeTheta, originalSeqLen, ropeFactor,
+                betaFast, betaSlow, indexNHeads, indexHeadDim, indexTopk, hcMult, hcSinkhornIters, hcEps, dtype,
+                bosTokenId, eosTokenId, maxPositionEmbeddings);
+    }
+
     public V4Config {
         compressRatios = compressRatios.clone();
     }
@@ -53,6 +62,11 @@ public record V4Config(
         return (2 + hcMult) * hcMult;
     }
 
+    /**
+     * FP4 routed experts (the V4 release) or FP8 ({@code expert_dtype: fp8}, the Base layout). The
+     * first V4 upload's config had no {@code expert_dtype}: {@link ModelSource} then decides from the
+     * expert tensors' dtype, and a bare config means the release layout, FP4.
+     */
     public boolean fp4Experts() {
         return !"fp8".equals(expertDtype);
     }
@@ -187,8 +201,8 @@ public record V4Config(
             if (c.has("tie_word_embeddings") && c.get("tie_word_embeddings").asBoolean(false)) {
                 throw bad("tie_word_embeddings", "is true; V4 has an untied head");
             }
-            String expertDtype = s("expert_dtype", "fp8");
-            if (!expertDtype.equals("fp4") && !expertDtype.equals("fp8")) {
+            String expertDtype = s("expert_dtype", null);
+            if (expertDtype != null && !expertDtype.equals("fp4") && !expertDtype.equals("fp8")) {
                 throw bad("expert_dtype", "is '" + expertDtype + "'; expected 'fp4' or 'fp8'");
             }
             JsonNode cr = node("compress_ratios");
@@ -231,16 +245,14 @@ public record V4Config(
                     throw bad(f[0], "must be a multiple of " + QUANT_BLOCK + " (FP8 activation blocks), got " + f[1]);
                 }
             }
-            if ((long) heads * headDim / oGroups % QUANT_BLOCK != 0) {
-                throw bad("o_groups", "gives a wo_a input width not a multiple of " + QUANT_BLOCK);
-            }
             boolean anyCsa = false;
             for (int k = 0; k < layers + mtp; k++) {
                 anyCsa |= ratios.get(k) == 4;
             }
             if (anyCsa) {
-                if (Integer.bitCount(idxDim) != 1 || idxDim < FP4_BLOCK || idxDim <= rope) {
-                    throw bad("index_head_dim", "must be a power of two ≥ 32 and larger than qk_rope_head_dim, got " + idxDim);
+                // Hadamard needs a power of two, FP4 fake-quant blocks of 32; RoPE may cover the whole head
+                if (Integer.bitCount(idxDim) != 1 || idxDim < FP4_BLOCK || idxDim < rope) {
+                    throw bad("index_head_dim", "must be a power of two ≥ 32 and ≥ qk_rope_head_dim, got " + idxDim);
                 }
             }
             return new V4Config(vocab, dim, inter, layers, hashLayers, mtp, heads, experts, shared, topk,

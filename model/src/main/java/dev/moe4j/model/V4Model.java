@@ -12,6 +12,7 @@ import dev.moe4j.tensor.Parallel;
 import dev.moe4j.tensor.Tensor;
 import dev.moe4j.tensor.TensorSource;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -45,6 +46,8 @@ public final class V4Model implements AutoCloseable {
     private final Rope ropeSwa, ropeCmp;
     private final int maxChunk;
     private final Workspace ws;
+    /** Weights the model derives at load (bf16 copies of wo_a with non-power-of-two scales). */
+    private final Arena arena = Arena.ofShared();
     /** The one-segment batch of the single-sequence entry points. */
     private final Batch single;
 
@@ -88,10 +91,12 @@ public final class V4Model implements AutoCloseable {
     private static final class Binder {
         final TensorSource src;
         final V4Layout layout;
+        final Arena arena;
 
-        Binder(TensorSource src, V4Layout layout) {
+        Binder(TensorSource src, V4Layout layout, Arena arena) {
             this.src = src;
             this.layout = layout;
+            this.arena = arena;
         }
 
         Path file(String name) {
@@ -135,6 +140,39 @@ public final class V4Model implements AutoCloseable {
             return Matrices.of(tensor(name), null);
         }
 
+        /**
+         * {@code wo_a}, which convert.py dequantises to bf16. With power-of-two scales FP8 · 2^k is exact in
+         * bf16, so the FP8 matrix is that weight; with other F32 scales (possible in Base-style files) the
+         * rounding matters and a bf16 copy is made, as the official conversion does.
+         */
+        Matrix woA(String prefix) {
+            Matrix m = matrix(prefix);
+            Tensor scale = tensor(prefix + ".scale");
+            if (scale.dtype() != DType.F32 || powersOfTwo(scale)) {
+                return m;
+            }
+            int rows = m.rows(), cols = m.cols();
+            MemorySegment seg = arena.allocate((long) rows * cols * 2, 64);
+            float[] row = new float[cols];
+            for (int r = 0; r < rows; r++) {
+                m.row(r, row, 0);
+                for (int c = 0; c < cols; c++) {
+                    seg.setAtIndex(BF16, (long) r * cols + c, Formats.floatToBf16(row[c]));
+                }
+            }
+            return Matrices.of(new Tensor(prefix + ".weight", DType.BF16, new long[]{rows, cols}, seg), null);
+        }
+
+        private static boolean powersOfTwo(Tensor scale) {
+            for (long i = 0; i < scale.numel(); i++) {
+                float v = scale.data().getAtIndex(F32, i);
+                if (!(v > 0) || (Float.floatToRawIntBits(v) & 0x7FFFFF) != 0 || Math.getExponent(v) < Float.MIN_EXPONENT) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
         float[] floats(String name) {
             Tensor t = tensor(name);
             int n = Math.toIntExact(t.numel());
@@ -155,7 +193,7 @@ public final class V4Model implements AutoCloseable {
         this.src = src;
         this.maxChunk = maxChunk;
         V4Layout layout = new V4Layout(cfg);
-        Binder b = new Binder(src, layout);
+        Binder b = new Binder(src, layout, arena);
         b.validateAll();
         embed = b.plainMatrix("embed.weight");
         head = b.plainMatrix("head.weight");
@@ -213,8 +251,7 @@ public final class V4Model implements AutoCloseable {
         k.wqB = b.matrix(a + "wq_b");
         k.wkv = b.matrix(a + "wkv");
         k.kvNorm = b.floats(a + "kv_norm.weight");
-        // convert.py dequantises wo_a to bf16: FP8 · 2^k is exact in bf16, so the FP8 matrix is the same weight
-        k.woA = b.matrix(a + "wo_a");
+        k.woA = b.woA(a + "wo_a");
         k.woB = b.matrix(a + "wo_b");
         if (k.ratio > 0) {
             k.comp = comp(b, a + "compressor.", k.ratio, cfg.headDim());
@@ -275,6 +312,7 @@ public final class V4Model implements AutoCloseable {
 
     @Override
     public void close() {
+        arena.close();
         try {
             src.close();
         } catch (Exception e) {

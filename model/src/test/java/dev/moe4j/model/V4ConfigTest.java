@@ -84,4 +84,25 @@ class V4ConfigTest {
                 "\"max_position_embeddings\": 1099511627776"), Path.of("config.json"));
         assertEquals(1L << 40, c.maxPositionEmbeddings());
     }
+
+    @Test
+    void shapesTheOfficialCodeAcceptsAreAccepted() throws IOException {
+        String f = flashJson();
+        // the indexer may rotate its whole head, and wo_a (a plain bf16 matmul) needs no 128-multiple input
+        V4Config c = V4Config.parse(f.replace("\"index_head_dim\": 128", "\"index_head_dim\": 64"), Path.of("c.json"));
+        assertEquals(64, c.indexHeadDim());
+        V4Config d = V4Config.parse(f.replace("\"head_dim\": 512", "\"head_dim\": 192")
+                .replace("\"num_attention_heads\": 64", "\"num_attention_heads\": 1").replace("\"o_groups\": 8", "\"o_groups\": 1"),
+                Path.of("c.json"));
+        assertEquals(192, d.headDim());
+        bad(f.replace("\"index_head_dim\": 128", "\"index_head_dim\": 48"), CheckpointException.Kind.CONFIG, "index_head_dim");
+    }
+
+    @Test
+    void missingExpertDtypeMeansTheReleaseLayoutUntilTensorsSayOtherwise() throws IOException {
+        V4Config c = V4Config.parse(flashJson().replace("\"expert_dtype\": \"fp4\",", ""), Path.of("c.json"));
+        assertEquals(null, c.expertDtype());
+        assertTrue(c.fp4Experts());
+        assertTrue(!c.withExpertDtype("fp8").fp4Experts());
+    }
 }
