@@ -1,5 +1,6 @@
 package dev.moe4j.cli;
 
+import dev.moe4j.testkit.Fixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;

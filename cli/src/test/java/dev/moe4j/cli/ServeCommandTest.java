@@ -1,5 +1,6 @@
 package dev.moe4j.cli;
 
+import dev.moe4j.testkit.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,5 +1,6 @@
 package dev.moe4j.engine;
 
+import dev.moe4j.testkit.Fixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moe4j.model.ModelSource;

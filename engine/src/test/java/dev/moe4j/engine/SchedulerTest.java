@@ -1,5 +1,6 @@
 package dev.moe4j.engine;
 
+import dev.moe4j.testkit.Fixtures;
 import dev.moe4j.model.ModelSource;
 import dev.moe4j.model.Numerics;
 import org.junit.jupiter.api.AfterAll;

@@ -1,5 +1,6 @@
 package dev.moe4j.model;
 
+import dev.moe4j.testkit.Fixtures;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe4j.io.CheckpointException;

@@ -1,5 +1,6 @@
 package dev.moe4j.model;
 
+import dev.moe4j.testkit.Fixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

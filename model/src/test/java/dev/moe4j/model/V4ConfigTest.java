@@ -1,5 +1,6 @@
 package dev.moe4j.model;
 
+import dev.moe4j.testkit.Fixtures;
 import dev.moe4j.io.CheckpointException;
 import org.junit.jupiter.api.Test;
 
