@@ -91,7 +91,7 @@ public final class F32Matrix implements Matrix {
         }
     }
 
-    /** One row in the order of {@link Dot#plain}; {@code off} in bytes. */
+    /** One row: two accumulators over pairs of vectors, their lanes summed in order, the tail; off in bytes. */
     static float dot(Lanes v, MemorySegment w, long off, int cols, float[] x, int xOff) {
         VectorSpecies<Float> fs = v.floats();
         int lanes = fs.length(), step = 2 * lanes, c = 0;

@@ -4,8 +4,6 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -19,12 +17,16 @@ import jdk.incubator.vector.VectorSpecies;
  * from the call site's monomorphic profile, and sees the constant. Tests that force several widths in one JVM
  * make the call sites polymorphic: still correct, only slow. For the same reason no kernel passes vectors to
  * a helper method: a helper that the JIT has already compiled on its own is not inlined, and every vector
- * crossing the call is then boxed.
+ * crossing the call is then boxed. Even scalar helpers called per chunk are a risk: a kernel body of Vector
+ * API calls is large once inlined, and past C2's node budget (NodeCountInliningCutoff) the remaining calls
+ * stay calls, which also spill every live vector around them (an FP4 matvec fell from 11 to 4.7 GB/s when a
+ * 3-line scale-byte helper stopped being inlined); the kernels therefore read their scales inline.
  *
- * <p>Every kernel consumes two float vectors per step (two accumulators hide the FMA latency). Loads are as
- * narrow as the API allows, because widening the upper half of a wider load costs an extra shuffle: with one
- * 512-bit load converted in two parts the 16-lane BF16 matvec ran at 13 GB/s, with two 256-bit loads at
- * 20 GB/s (one core of a 2.6 GHz AMD EPYC, Zen 4).
+ * <p>Loads are as narrow as the API allows, because widening the upper half of a wider load costs an extra
+ * shuffle: with one 512-bit load converted in two parts the 16-lane BF16 matvec ran at 13 GB/s, with two
+ * 256-bit loads at 20 GB/s (one core of a 2.6 GHz AMD EPYC, Zen 4). Loops over a constant small number of
+ * vectors are written out by hand: C2 compiled an FP8 block as a loop of two iterations at 7.5 GB/s and the
+ * same work written out (eight vectors, four accumulators) at 14 GB/s.
  */
 abstract sealed class Lanes permits Lanes.L4, Lanes.L8, Lanes.L16 {
 
@@ -44,31 +46,34 @@ abstract sealed class Lanes permits Lanes.L4, Lanes.L8, Lanes.L16 {
 
     /**
      * max(8, lanes) bytes: one load of FP8 codes (one float vector, or two with 4 lanes, as the API has no
-     * 32-bit shape) or of packed FP4 (2 columns per byte).
+     * 32-bit shape).
      */
     abstract VectorSpecies<Byte> bytes();
 
     /** lanes shorts: one load of BF16 values. */
     abstract VectorSpecies<Short> shorts();
 
-    /** Lane i takes int lane i/2: spreads the first lanes/2 bytes of a part over the columns they hold. */
-    abstract VectorShuffle<Integer> dupLow();
-
-    /** Lane i takes int lane lanes/2 + i/2: the second half of the part's bytes. */
-    abstract VectorShuffle<Integer> dupHigh();
-
-    /** 0, 4, 0, 4, ...: even columns are the low nibble of their byte, odd columns the high one. */
-    abstract IntVector nibbleShift();
+    /**
+     * 2·lanes shorts: one load of packed FP4 for {@link Fp4Matrix}, 8·lanes columns whose nibble k of short
+     * lane j is column 4j + k.
+     */
+    abstract VectorSpecies<Short> pairs();
 
     /**
-     * The e2m1 table as one or two vectors for {@code IntVector.selectFrom(a, b)}, which indexes modulo
-     * 2·lanes: with 16 lanes both halves are the whole table (index bit 4 is garbage from the other nibble,
-     * and either register answers); with 8 lanes codes 0-7 and 8-15; with 4 lanes only the magnitudes
-     * 0-3 and 4-7, the kernel ORs the sign bit in itself.
+     * The 16 e2m1 values as bf16 bits (exact) for {@code ShortVector.selectFrom(a, b)} over {@link #pairs()},
+     * which indexes modulo 4·lanes: with 4 lanes (8 shorts) a holds codes 0-7 and b codes 8-15; wider, both
+     * hold the table repeated, so the index bits above the nibble (the next nibble's) select the same value.
      */
-    abstract IntVector e2m1A();
+    abstract ShortVector e2m1Bf16A();
 
-    abstract IntVector e2m1B();
+    abstract ShortVector e2m1Bf16B();
+
+    /**
+     * Per lane i, {@code (23 - 8·(i/4)) mod 32}: rotating the broadcast little-endian scale bytes of a
+     * {@link Fp4Matrix} chunk left by it puts byte i/4, the scale of lane i's 32-column block, in the float's
+     * exponent field (bits 23..30).
+     */
+    abstract IntVector scaleRotation();
 
     /** The shape for {@code FloatVector.SPECIES_PREFERRED}, capped at 512 bits (the widest with tables here). */
     static Lanes preferred() {
@@ -87,16 +92,21 @@ abstract sealed class Lanes permits Lanes.L4, Lanes.L8, Lanes.L16 {
         };
     }
 
-    static VectorShuffle<Integer> dup(VectorSpecies<Integer> s, int first) {
-        return VectorShuffle.fromOp(s, i -> first + i / 2);
+    /** Lane j: the bf16 bits of e2m1 code (first + j) mod 16. */
+    static ShortVector bf16Table(VectorSpecies<Short> s, int first) {
+        short[] t = new short[s.length()];
+        for (int j = 0; j < t.length; j++) {
+            t[j] = (short) (E2M1_BITS[(first + j) & 15] >>> 16);   // e2m1 values are exact in bf16
+        }
+        return ShortVector.fromArray(s, t, 0);
     }
 
-    static IntVector shifts(VectorSpecies<Integer> s) {
-        return IntVector.zero(s).addIndex(1).and(1).lanewise(VectorOperators.LSHL, 2);
-    }
-
-    static IntVector table(VectorSpecies<Integer> s, int first) {
-        return IntVector.fromArray(s, E2M1_BITS, first);
+    static IntVector rotations(VectorSpecies<Integer> s) {
+        int[] r = new int[s.length()];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = (23 - 8 * (i / 4)) & 31;
+        }
+        return IntVector.fromArray(s, r, 0);
     }
 
     static final class L16 extends Lanes {
@@ -105,18 +115,19 @@ abstract sealed class Lanes permits Lanes.L4, Lanes.L8, Lanes.L16 {
         private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
         private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
         private static final VectorSpecies<Short> S = ShortVector.SPECIES_256;
-        private static final VectorShuffle<Integer> LO = dup(I, 0), HI = dup(I, 8);
-        private static final IntVector SHIFT = shifts(I), TA = table(I, 0), TB = TA;
+
+        private static final VectorSpecies<Short> P = ShortVector.SPECIES_512;
+        private static final ShortVector PA = bf16Table(P, 0), PB = bf16Table(P, 0);
+        private static final IntVector ROT = rotations(I);
 
         VectorSpecies<Float> floats() { return F; }
         VectorSpecies<Integer> ints() { return I; }
         VectorSpecies<Byte> bytes() { return B; }
         VectorSpecies<Short> shorts() { return S; }
-        VectorShuffle<Integer> dupLow() { return LO; }
-        VectorShuffle<Integer> dupHigh() { return HI; }
-        IntVector nibbleShift() { return SHIFT; }
-        IntVector e2m1A() { return TA; }
-        IntVector e2m1B() { return TB; }
+        VectorSpecies<Short> pairs() { return P; }
+        ShortVector e2m1Bf16A() { return PA; }
+        ShortVector e2m1Bf16B() { return PB; }
+        IntVector scaleRotation() { return ROT; }
     }
 
     static final class L8 extends Lanes {
@@ -125,18 +136,19 @@ abstract sealed class Lanes permits Lanes.L4, Lanes.L8, Lanes.L16 {
         private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
         private static final VectorSpecies<Byte> B = ByteVector.SPECIES_64;
         private static final VectorSpecies<Short> S = ShortVector.SPECIES_128;
-        private static final VectorShuffle<Integer> LO = dup(I, 0), HI = dup(I, 4);
-        private static final IntVector SHIFT = shifts(I), TA = table(I, 0), TB = table(I, 8);
+
+        private static final VectorSpecies<Short> P = ShortVector.SPECIES_256;
+        private static final ShortVector PA = bf16Table(P, 0), PB = bf16Table(P, 0);
+        private static final IntVector ROT = rotations(I);
 
         VectorSpecies<Float> floats() { return F; }
         VectorSpecies<Integer> ints() { return I; }
         VectorSpecies<Byte> bytes() { return B; }
         VectorSpecies<Short> shorts() { return S; }
-        VectorShuffle<Integer> dupLow() { return LO; }
-        VectorShuffle<Integer> dupHigh() { return HI; }
-        IntVector nibbleShift() { return SHIFT; }
-        IntVector e2m1A() { return TA; }
-        IntVector e2m1B() { return TB; }
+        VectorSpecies<Short> pairs() { return P; }
+        ShortVector e2m1Bf16A() { return PA; }
+        ShortVector e2m1Bf16B() { return PB; }
+        IntVector scaleRotation() { return ROT; }
     }
 
     static final class L4 extends Lanes {
@@ -145,17 +157,18 @@ abstract sealed class Lanes permits Lanes.L4, Lanes.L8, Lanes.L16 {
         private static final VectorSpecies<Integer> I = IntVector.SPECIES_128;
         private static final VectorSpecies<Byte> B = ByteVector.SPECIES_64;
         private static final VectorSpecies<Short> S = ShortVector.SPECIES_64;
-        private static final VectorShuffle<Integer> LO = dup(I, 0), HI = dup(I, 2);
-        private static final IntVector SHIFT = shifts(I), TA = table(I, 0), TB = table(I, 4);
+
+        private static final VectorSpecies<Short> P = ShortVector.SPECIES_128;
+        private static final ShortVector PA = bf16Table(P, 0), PB = bf16Table(P, 8);
+        private static final IntVector ROT = rotations(I);
 
         VectorSpecies<Float> floats() { return F; }
         VectorSpecies<Integer> ints() { return I; }
         VectorSpecies<Byte> bytes() { return B; }
         VectorSpecies<Short> shorts() { return S; }
-        VectorShuffle<Integer> dupLow() { return LO; }
-        VectorShuffle<Integer> dupHigh() { return HI; }
-        IntVector nibbleShift() { return SHIFT; }
-        IntVector e2m1A() { return TA; }
-        IntVector e2m1B() { return TB; }
+        VectorSpecies<Short> pairs() { return P; }
+        ShortVector e2m1Bf16A() { return PA; }
+        ShortVector e2m1Bf16B() { return PB; }
+        IntVector scaleRotation() { return ROT; }
     }
 }

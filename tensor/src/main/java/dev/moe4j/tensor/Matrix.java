@@ -42,9 +42,9 @@ public interface Matrix {
 
     /**
      * Rows {@code [r0, r1)} of {@code Y[n, rows] = X[n, cols] · Wᵀ}: {@code y[t·rows + r] = Σ_c W[r][c] ·
-     * x[t·cols + c]}. Each weight row is dequantised once per tile of input rows into a scratch array of about
-     * {@code cols} floats that this call allocates (so that concurrent calls on other row ranges share
-     * nothing), then dotted with every input row of the tile.
+     * x[t·cols + c]}. The quantised kernels decode each weight once per tile of input rows and multiply it
+     * into all of them; scratch (the rearranged inputs) comes from a pool shared by concurrent calls, or is
+     * allocated when the pool has none free or the inputs are large.
      */
     void matmul(float[] x, int n, float[] y, int r0, int r1);
 
