@@ -5,10 +5,14 @@ package dev.moe4j.engine;
  * switch those filters off; the seed makes sampling reproducible. Penalties follow OpenAI: each
  * generated token's logit is lowered by {@code presencePenalty} once it has appeared and by
  * {@code frequencyPenalty} per appearance. {@code topLogprobs > 0} reports that many alternatives with
- * each token (≤ 20); {@code logprobs} reports the chosen token's log-probability.
+ * each token (≤ 20); {@code logprobs} reports the chosen token's log-probability. {@code promptLogprobs}
+ * also scores every prompt token after the first (with {@code topLogprobs} alternatives): the prompt then
+ * runs in full, never from the context cache, as a cached state has no logits. With it, {@code maxTokens = 0}
+ * scores the prompt and generates nothing.
  */
 public record GenerationParams(int maxTokens, float temperature, float topP, int topK, long seed, boolean ignoreEos,
-                               float presencePenalty, float frequencyPenalty, boolean logprobs, int topLogprobs) {
+                               float presencePenalty, float frequencyPenalty, boolean logprobs, int topLogprobs,
+                               boolean promptLogprobs) {
 
     public static final int MAX_TOP_LOGPROBS = 20;
 
@@ -31,6 +35,12 @@ public record GenerationParams(int maxTokens, float temperature, float topP, int
         if (topLogprobs < 0 || topLogprobs > MAX_TOP_LOGPROBS) {
             throw new IllegalArgumentException("top_logprobs must be in [0, " + MAX_TOP_LOGPROBS + "], got " + topLogprobs);
         }
+    }
+
+    public GenerationParams(int maxTokens, float temperature, float topP, int topK, long seed, boolean ignoreEos,
+                            float presencePenalty, float frequencyPenalty, boolean logprobs, int topLogprobs) {
+        this(maxTokens, temperature, topP, topK, seed, ignoreEos, presencePenalty, frequencyPenalty, logprobs,
+                topLogprobs, false);
     }
 
     public GenerationParams(int maxTokens, float temperature, float topP, int topK, long seed, boolean ignoreEos) {

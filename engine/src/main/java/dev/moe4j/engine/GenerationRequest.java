@@ -10,8 +10,14 @@ package dev.moe4j.engine;
  *                        the sequence's cache state is saved and may be found by later requests: the
  *                        ends of the units of V4 context caching (end of each user input, end of each
  *                        earlier model output). The scheduler adds fixed intervals of its own.
+ * @param constraint      steers the generated tokens (a forced tool call); null = free sampling
  */
-public record GenerationRequest(int[] prompt, GenerationParams params, String tenant, int[] cacheBoundaries) {
+public record GenerationRequest(int[] prompt, GenerationParams params, String tenant, int[] cacheBoundaries,
+                                TokenConstraint constraint) {
+
+    public GenerationRequest(int[] prompt, GenerationParams params, String tenant, int[] cacheBoundaries) {
+        this(prompt, params, tenant, cacheBoundaries, null);
+    }
 
     public GenerationRequest {
         if (prompt == null || prompt.length == 0) {

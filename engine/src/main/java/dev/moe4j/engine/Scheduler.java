@@ -65,6 +65,7 @@ public final class Scheduler implements AutoCloseable {
     private final Slot[] segSlot;
     private final float[] logits;
     private final ContextCache cache;
+    private final V4Model.RowLogits scorer = this::score;
     private final ArrayDeque<Req> queue = new ArrayDeque<>();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition work = lock.newCondition();
@@ -308,7 +309,9 @@ public final class Scheduler implements AutoCloseable {
         s.generated = 0;
         s.tail = false;
         s.state.reset();
-        for (int i = s.boundaries.length - 1; i >= 0; i--) {
+        GenerationParams p = q.r.params();
+        // a cached state has no logits: a prompt to be scored runs in full
+        for (int i = p.promptLogprobs() ? -1 : s.boundaries.length - 1; i >= 0; i--) {
             int b = s.boundaries[i];
             if (b < n) {
                 var snap = cache.get(s.keys.get(b));
@@ -320,7 +323,6 @@ public final class Scheduler implements AutoCloseable {
                 }
             }
         }
-        GenerationParams p = q.r.params();
         s.sampler.configure(p.temperature(), p.topP(), p.topK(), p.seed());
         for (int i = 0; i < s.nSeen; i++) {
             s.counts[s.seen[i]] = 0;
@@ -330,7 +332,7 @@ public final class Scheduler implements AutoCloseable {
         promptTokens.addAndGet(n);
         cacheHitTokens.addAndGet(s.cached);
         q.sink.onStart(s.cached);
-        if (p.maxTokens() == 0) {
+        if (p.maxTokens() == 0 && !p.promptLogprobs()) {
             finish(s, TokenSink.FinishReason.LENGTH, null);
         }
     }
@@ -358,7 +360,7 @@ public final class Scheduler implements AutoCloseable {
                     break;
                 }
             }
-            batch.add(s.state, q.prompt, s.pos, n, s.pos + n == q.prompt.length);
+            batch.add(s.state, q.prompt, s.pos, n, s.pos + n == q.prompt.length, q.r.params().promptLogprobs());
             s.segLen = n;
             segSlot[segs++] = s;
             budget -= n;
@@ -367,7 +369,7 @@ public final class Scheduler implements AutoCloseable {
             return;
         }
         try {
-            model.forward(batch, logits);
+            model.forward(batch, logits, scorer);
         } catch (RuntimeException | Error e) {
             for (int i = 0; i < segs; i++) {
                 finish(segSlot[i], TokenSink.FinishReason.ERROR, e);
@@ -388,12 +390,38 @@ public final class Scheduler implements AutoCloseable {
                 if (s.pos < q.prompt.length) {
                     continue;
                 }
+                if (q.r.params().maxTokens() == 0) {                          // the prompt was only to be scored
+                    finish(s, TokenSink.FinishReason.LENGTH, null);
+                    continue;
+                }
             } else if (s.tail) {
                 saveAnswerUnit(s);
                 continue;
             }
             emit(s, i * vocab);
         }
+    }
+
+    /**
+     * Prompt scoring: row j of segment seg holds the logits after prompt position pos + j, which score the
+     * prompt token at pos + j + 1 (the last prompt row scores nothing: the answer is sampled from it).
+     */
+    private void score(int seg, int j, float[] rowLogits, int off) {
+        Slot s = segSlot[seg];
+        Req q = s.req;
+        int at = s.pos + j + 1;
+        if (at >= q.prompt.length) {
+            return;
+        }
+        int k = q.r.params().topLogprobs();
+        int[] topIds = k == 0 ? NO_IDS : new int[k];
+        float[] topLps = k == 0 ? NO_LOGPROBS : new float[k];
+        double lse = Sampler.logSumExp(rowLogits, off, vocab);
+        Sampler.top(rowLogits, off, vocab, topIds);
+        for (int i = 0; i < k; i++) {
+            topLps[i] = (float) (rowLogits[off + topIds[i]] - lse);
+        }
+        q.sink.onPromptToken(at, (float) (rowLogits[off + q.prompt[at]] - lse), topIds, topLps);
     }
 
     /** Samples the next token of slot s from its logits row and hands it to the sink. */
@@ -416,7 +444,21 @@ public final class Scheduler implements AutoCloseable {
             int id = s.seen[i];
             logits[off + id] -= p.presencePenalty() + p.frequencyPenalty() * s.counts[id];
         }
-        int tok = s.sampler.sample(logits, off, vocab);
+        TokenConstraint c = q.r.constraint();
+        int tok = c == null ? -1 : c.forced();
+        if (tok < 0) {
+            if (c != null) {
+                c.mask(logits, off, vocab);
+            }
+            tok = s.sampler.sample(logits, off, vocab);
+        } else if (tok >= vocab) {
+            finish(s, TokenSink.FinishReason.ERROR, new IllegalStateException("forced token " + tok
+                    + " outside the vocabulary of " + vocab));
+            return;
+        }
+        if (c != null) {
+            c.accept(tok);
+        }
         float lp = Float.NaN;
         if (wantLp) {
             double raw = logits[off + tok];

@@ -16,6 +16,13 @@ public interface TokenSink {
      */
     boolean onToken(int token, float logprob, int[] topIds, float[] topLogprobs);
 
+    /**
+     * The score of prompt token {@code position} (≥ 1) given those before it, when the request asked for
+     * prompt log-probabilities; called in order of position before the first {@link #onToken}.
+     */
+    default void onPromptToken(int position, float logprob, int[] topIds, float[] topLogprobs) {
+    }
+
     /** The end: why, and the token counts. Called exactly once, also after cancellation or failure. */
     void onFinish(FinishReason reason, Usage usage);
 

@@ -41,7 +41,7 @@ class SchedulerTest {
     }
 
     /** Collects a request's tokens and its end. */
-    static final class Collect implements TokenSink {
+    static class Collect implements TokenSink {
         final List<Integer> tokens = new ArrayList<>();
         final CompletableFuture<Usage> done = new CompletableFuture<>();
         volatile FinishReason reason;
@@ -233,6 +233,82 @@ class SchedulerTest {
         assertEquals(logits[best] - lse, lp[0], 1e-5);
         assertEquals(best, top[0][0]);
         assertEquals(5, top[0].length);
+    }
+
+    @Test
+    void promptLogprobsAreTheModelsOwnAtEveryPosition() throws Exception {
+        int[] p = prompt(12, 70);                                      // 3 chunks of 32: scores cross chunk ends
+        int v = engine.config().vocabSize();
+        float[] all = new float[p.length * v];
+        engine.model().forward(p, p.length, engine.newState(), all, true, null);
+        int k = 4;
+        float[] lp = new float[p.length];
+        int[][] tops = new int[p.length][];
+        Arrays.fill(lp, Float.NaN);
+        try (Scheduler s = new Scheduler(engine, new Scheduler.Config(2, 4, Duration.ofMinutes(1), 64L << 20, 16))) {
+            run(s, new GenerationRequest(p, GenerationParams.greedy(2), "dave", new int[]{48}));   // fills the cache
+            Collect other = new Collect(Integer.MAX_VALUE);                // shares the batches
+            s.submit(new GenerationRequest(prompt(13, 9), new GenerationParams(40, 0f, 1f, 0, 0, true), null, null), other);
+            Collect scored = new Collect(Integer.MAX_VALUE) {
+                @Override
+                public void onPromptToken(int position, float logprob, int[] topIds, float[] topLogprobs) {
+                    assertTrue(Float.isNaN(lp[position]), "each position once");
+                    lp[position] = logprob;
+                    tops[position] = topIds;
+                    assertTrue(tokens.isEmpty(), "prompt scores come before the answer");
+                }
+            };
+            s.submit(new GenerationRequest(p, new GenerationParams(0, 0f, 1f, 0, 0, true, 0f, 0f, true, k, true), "dave",
+                    new int[]{48}), scored);
+            TokenSink.Usage u = scored.done.get(30, TimeUnit.SECONDS);
+            assertEquals(0, scored.started, "a scored prompt never starts from the cache");
+            assertEquals(0, u.generatedTokens(), "max tokens 0: only the scores");
+            assertEquals(TokenSink.FinishReason.LENGTH, scored.reason);
+            other.done.get(30, TimeUnit.SECONDS);
+        }
+        assertTrue(Float.isNaN(lp[0]), "the first token has no score");
+        for (int i = 1; i < p.length; i++) {
+            int row = (i - 1) * v;
+            double lse = Sampler.logSumExp(all, row, v);
+            assertEquals(all[row + p[i]] - lse, lp[i], 1e-4, "position " + i);
+            int[] want = new int[k];
+            Sampler.top(all, row, v, want);
+            assertArrayEquals(want, tops[i], "position " + i);
+        }
+    }
+
+    @Test
+    void aConstraintForcesAndMasksTokens() throws Exception {
+        int[] forced = {5, 6, 7};
+        int[] allowed = {9, 11};
+        List<Integer> accepted = new ArrayList<>();
+        TokenConstraint c = new TokenConstraint() {
+            public int forced() {
+                return accepted.size() < forced.length ? forced[accepted.size()] : -1;
+            }
+
+            public void mask(float[] logits, int off, int vocab) {
+                for (int id = 0; id < vocab; id++) {
+                    if (id != allowed[0] && id != allowed[1]) {
+                        logits[off + id] = Float.NEGATIVE_INFINITY;
+                    }
+                }
+            }
+
+            public void accept(int token) {
+                accepted.add(token);
+            }
+        };
+        try (Scheduler s = new Scheduler(engine, Scheduler.Config.defaults())) {
+            Collect got = run(s, new GenerationRequest(prompt(14, 6), new GenerationParams(12, 1f, 1f, 0, 99, true),
+                    null, null, c));
+            assertEquals(12, got.tokens.size());
+            assertEquals(got.tokens, accepted, "the constraint hears every token");
+            assertEquals(List.of(5, 6, 7), got.tokens.subList(0, 3));
+            for (int t : got.tokens.subList(3, 12)) {
+                assertTrue(t == 9 || t == 11, "masked token " + t);
+            }
+        }
     }
 
     static Collect run(Scheduler s, GenerationRequest r) throws Exception {

@@ -11,7 +11,7 @@ public final class Batch {
     final int[] ids;
     final int[] off, len, start;
     final V4State[] state;
-    final boolean[] wantLogits;
+    final boolean[] wantLogits, everyRow;
     int rows, segs;
 
     public Batch(int maxRows, int maxSegments) {
@@ -24,6 +24,7 @@ public final class Batch {
         start = new int[maxSegments];
         state = new V4State[maxSegments];
         wantLogits = new boolean[maxSegments];
+        everyRow = new boolean[maxSegments];
     }
 
     public void clear() {
@@ -39,6 +40,14 @@ public final class Batch {
      * {@code wantLogits}: the logits of its last row are computed (the head is the largest product).
      */
     public int add(V4State st, int[] tokens, int from, int n, boolean wantLogits) {
+        return add(st, tokens, from, n, wantLogits, false);
+    }
+
+    /**
+     * As {@link #add(V4State, int[], int, int, boolean)}; with {@code everyRow} the logits of each of its
+     * rows are also handed to the {@link V4Model.RowLogits} of the forward call (prompt scoring).
+     */
+    public int add(V4State st, int[] tokens, int from, int n, boolean wantLogits, boolean everyRow) {
         if (n < 1) {
             throw new IllegalArgumentException("a segment needs at least one token");
         }
@@ -55,6 +64,7 @@ public final class Batch {
         len[segs] = n;
         state[segs] = st;
         this.wantLogits[segs] = wantLogits;
+        this.everyRow[segs] = everyRow;
         rows += n;
         return segs++;
     }

@@ -50,6 +50,8 @@ public final class V4Model implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     /** The one-segment batch of the single-sequence entry points. */
     private final Batch single;
+    /** The row receiver of the forward call in progress (guarded by this). */
+    private RowLogits everyRow;
 
     // ================================================================== weights
 
@@ -325,6 +327,7 @@ public final class V4Model implements AutoCloseable {
     /** Every scratch array of one forward call, sized at load for {@code maxChunk} tokens. */
     private static final class Workspace {
         final float[] h, h2, hTmp, x, y, mixes, qa, q, kv, o, z, xq;
+        final float[] rowLogits;                                                 // one row for RowLogits
         final double[] pre, post, comb;
         final float[] csSwa, csCmp, csTmp;
         final float[] ckv, csc, centry;
@@ -340,6 +343,7 @@ public final class V4Model implements AutoCloseable {
             h = new float[Math.multiplyExact(n, hc * d)];
             h2 = new float[h.length];
             hTmp = new float[hc * d];
+            rowLogits = new float[c.vocabSize()];
             x = new float[n * d];
             y = new float[n * d];
             mixes = new float[c.mixHc()];
@@ -434,7 +438,28 @@ public final class V4Model implements AutoCloseable {
      * for the segments that want them. Every state advances by its segment's length.
      */
     public void forward(Batch batch, float[] logits) {
-        run(batch, false, logits, false, null, 0);
+        forward(batch, logits, null);
+    }
+
+    /** Receives the logits of one row of a segment added with {@code everyRow}: {@code logits[off .. off + vocab)}. */
+    @FunctionalInterface
+    public interface RowLogits {
+        void accept(int segment, int row, float[] logits, int off);
+    }
+
+    /**
+     * As {@link #forward(Batch, float[])}; the segments added with {@code everyRow} also hand the logits of
+     * each row, in order, to {@code rows} (the buffer is lent for the call only).
+     */
+    public void forward(Batch batch, float[] logits, RowLogits rows) {
+        synchronized (this) {
+            everyRow = rows;
+            try {
+                run(batch, false, logits, false, null, 0);
+            } finally {
+                everyRow = null;
+            }
+        }
     }
 
     /**
@@ -539,6 +564,23 @@ public final class V4Model implements AutoCloseable {
                 for (int s = 0; s < b.segs; s++) {
                     if (b.wantLogits[s]) {
                         headLogits(hh, normW, b.off[s] + b.len[s] - 1, logits, s * v);
+                    }
+                }
+            }
+        }
+        if (everyRow != null && !isMtp) {
+            int v = cfg.vocabSize();
+            for (int s = 0; s < b.segs; s++) {
+                if (!b.everyRow[s]) {
+                    continue;
+                }
+                for (int j = 0; j < b.len[s]; j++) {
+                    boolean last = j == b.len[s] - 1 && b.wantLogits[s] && logits != null;
+                    if (last) {
+                        everyRow.accept(s, j, logits, s * v);           // already computed above
+                    } else {
+                        headLogits(hh, normW, b.off[s] + j, ws.rowLogits, 0);
+                        everyRow.accept(s, j, ws.rowLogits, 0);
                     }
                 }
             }

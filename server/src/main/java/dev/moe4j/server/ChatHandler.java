@@ -2,6 +2,7 @@ package dev.moe4j.server;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe4j.chat.ParseEvent;
+import dev.moe4j.chat.ThinkingMode;
 import dev.moe4j.engine.TokenSink.FinishReason;
 
 import java.io.IOException;
@@ -23,7 +24,10 @@ final class ChatHandler {
         boolean stream = f.bool("stream", false);
         Fields options = f.object("stream_options");
         boolean includeUsage = options != null && options.bool("include_usage", false);
-        ChatService.Job job = svc.job(f, prompt.ids(), prompt.boundaries(), "messages", 0, logprobs, top, call.apiKey);
+        ForcedToolCall forced = prompt.forcedTools() == null ? null : new ForcedToolCall(svc.tokenizer, svc.nameTokens(),
+                prompt.forcedTools(), prompt.mode() == ThinkingMode.THINKING);
+        ChatService.Job job = svc.job(f, prompt.ids(), prompt.boundaries(), "messages", 0, logprobs, top, false, forced,
+                call.apiKey);
         Generation g = svc.start(job);
         ChatAnswer answer = new ChatAnswer(prompt.mode(), svc.tokenizer, logprobs);
         Reply reply = new Reply(svc, "chatcmpl-" + UUID.randomUUID().toString().replace("-", ""),
@@ -50,9 +54,13 @@ final class ChatHandler {
 
     private static void whole(Call call, Generation g, ChatAnswer answer, Reply reply, boolean thinking)
             throws IOException {
+        Whole whole = new Whole(call);
         Generation.Finished end;
         try {
-            end = drain(g, answer);
+            end = drain(g, answer, whole);
+        } catch (IOException e) {
+            g.cancel();                                                       // the client left: free its slot
+            return;
         } catch (InterruptedException e) {
             g.cancel();
             Thread.currentThread().interrupt();
@@ -60,7 +68,8 @@ final class ChatHandler {
         }
         ApiError failure = ChatService.failure(end.reason(), end.usage());
         if (failure != null) {
-            throw failure;
+            whole.fail(failure);
+            return;
         }
         ObjectNode o = reply.start("chat.completion");
         ObjectNode choice = o.putArray("choices").addObject();
@@ -69,22 +78,28 @@ final class ChatHandler {
         choice.set("logprobs", answer.allLogprobs());
         choice.put("finish_reason", finishReason(end.reason(), answer));
         o.set("usage", reply.svc().usage(end.usage(), answer.reasoningTokens()));
-        call.send(200, o);
+        whole.send(200, o);
     }
 
-    /** Reads the generation to its end (a whole answer: nobody to keep alive). */
-    private static Generation.Finished drain(Generation g, ChatAnswer answer) throws InterruptedException {
+    /** Reads the generation to its end, probing the connection while it runs. */
+    private static Generation.Finished drain(Generation g, ChatAnswer answer, Whole whole)
+            throws InterruptedException, IOException {
+        boolean running = false;
         while (true) {
-            switch (g.next(Long.MAX_VALUE)) {
+            switch (g.next(Whole.PROBE_MILLIS)) {
                 case Generation.Token t -> answer.token(t);
                 case Generation.Finished end -> {
                     answer.finish(end.tail());
                     return end;
                 }
-                case Generation.Started s -> {
+                case Generation.Started s -> running = true;
+                case Generation.PromptToken p -> {
                 }
                 case null -> {
                 }
+            }
+            if (running) {
+                whole.probe();
             }
         }
     }
@@ -124,6 +139,8 @@ final class ChatHandler {
                         case Generation.Token t -> {
                             generating = true;
                             send(sse, answer.token(t));
+                        }
+                        case Generation.PromptToken p -> {
                         }
                         case Generation.Finished end -> {
                             send(sse, answer.finish(end.tail()));

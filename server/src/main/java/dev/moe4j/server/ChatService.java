@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe4j.engine.GenerationParams;
 import dev.moe4j.engine.GenerationRequest;
 import dev.moe4j.engine.QueueFullException;
+import dev.moe4j.engine.TokenConstraint;
 import dev.moe4j.engine.TokenSink;
 import dev.moe4j.tokenizer.Tokenizer;
 
@@ -46,6 +47,17 @@ final class ChatService {
         this.eos = tokenizer.eos().map(t -> t.id()).orElse(-1);
     }
 
+    private volatile ForcedToolCall.NameTokens nameTokens;
+
+    /** The tokens tool names are written with, found on first use (a pass over the vocabulary). */
+    ForcedToolCall.NameTokens nameTokens() {
+        ForcedToolCall.NameTokens n = nameTokens;
+        if (n == null) {
+            nameTokens = n = ForcedToolCall.NameTokens.of(tokenizer);
+        }
+        return n;
+    }
+
     int maxContext() {
         return backend.maxContext();
     }
@@ -58,9 +70,11 @@ final class ChatService {
      *
      * @param promptParam the field the prompt came from, named when it alone fills the context
      * @param defaultMax  max_tokens when absent; 0 = the rest of the context
+     * @param scorePrompt the prompt tokens are scored too (echo with logprobs); max_tokens may then be 0
+     * @param constraint  steers the answer (a forced tool call), or null
      */
     Job job(Fields f, int[] prompt, int[] boundaries, String promptParam, int defaultMax, boolean logprobs,
-            int topLogprobs, String apiKey) {
+            int topLogprobs, boolean scorePrompt, TokenConstraint constraint, String apiKey) {
         int ctx = maxContext();
         if (prompt.length >= ctx) {
             throw ApiError.contextTooLong(promptParam, "the prompt has " + prompt.length
@@ -68,7 +82,7 @@ final class ChatService {
         }
         f.integer("n", 1, 1, 1);
         String maxField = f.has("max_completion_tokens") && !f.has("max_tokens") ? "max_completion_tokens" : "max_tokens";
-        long maxTokens = f.integer(maxField, 1, Integer.MAX_VALUE, defaultMax == 0 ? ctx - prompt.length : defaultMax);
+        long maxTokens = f.integer(maxField, scorePrompt ? 0 : 1, Integer.MAX_VALUE, defaultMax == 0 ? ctx - prompt.length : defaultMax);
         if (prompt.length + maxTokens > ctx) {
             if (f.has(maxField)) {
                 throw ApiError.contextTooLong(maxField, "prompt (" + prompt.length + " tokens) + " + maxField + " ("
@@ -87,9 +101,9 @@ final class ChatService {
         float frequency = (float) f.number("frequency_penalty", -2, 2, 0);
         boolean ignoreEos = f.bool("ignore_eos", false);
         GenerationParams p = new GenerationParams((int) maxTokens, temperature, (float) topP, (int) Math.max(0, topK),
-                seed, ignoreEos, presence, frequency, logprobs, topLogprobs);
+                seed, ignoreEos, presence, frequency, logprobs, topLogprobs, scorePrompt);
         String tenant = tenant(apiKey, user(f));
-        return new Job(new GenerationRequest(prompt, p, tenant, boundaries), stops(f));
+        return new Job(new GenerationRequest(prompt, p, tenant, boundaries, constraint), stops(f));
     }
 
     private static List<String> stops(Fields f) {

@@ -38,12 +38,13 @@ final class CompletionHandler {
         boolean stream = f.bool("stream", false);
         Fields options = f.object("stream_options");
         boolean includeUsage = options != null && options.bool("include_usage", false);
+        boolean score = echo && logprobs;                               // the echoed prompt gets its logprobs
         ChatService.Job job = svc.job(f, prompt, svc.prompts.boundaries(prompt), "prompt", DEFAULT_MAX_TOKENS, logprobs, top,
-                call.apiKey);
+                score, null, call.apiKey);
         Generation g = svc.start(job);
         Text text = new Text(svc, logprobs);
         if (echo) {
-            text.echo(prompt);
+            text.echo(prompt, score);
         }
         ChatHandler.Reply reply = new ChatHandler.Reply(svc, "cmpl-" + UUID.randomUUID().toString().replace("-", ""),
                 System.currentTimeMillis() / 1000);
@@ -87,26 +88,37 @@ final class CompletionHandler {
 
     private static void whole(Call call, Generation g, Text text, ChatHandler.Reply reply)
             throws IOException, InterruptedException {
-        while (true) {
-            switch (g.next(Long.MAX_VALUE)) {
-                case Generation.Token t -> text.add(t);
-                case Generation.Finished end -> {
-                    ApiError failure = ChatService.failure(end.reason(), end.usage());
-                    if (failure != null) {
-                        throw failure;
+        Whole whole = new Whole(call);
+        boolean running = false;
+        try {
+            while (true) {
+                switch (g.next(Whole.PROBE_MILLIS)) {
+                    case Generation.Token t -> text.add(t);
+                    case Generation.PromptToken p -> text.score(p);
+                    case Generation.Finished end -> {
+                        ApiError failure = ChatService.failure(end.reason(), end.usage());
+                        if (failure != null) {
+                            whole.fail(failure);
+                            return;
+                        }
+                        text.tail(end.tail());
+                        ObjectNode o = reply.start("text_completion");
+                        o.putArray("choices").add(choice(text.all(), text.allLogprobs(),
+                                ChatHandler.finishReason(end.reason(), null)));
+                        o.set("usage", reply.svc().usage(end.usage(), 0));
+                        whole.send(200, o);
+                        return;
                     }
-                    text.tail(end.tail());
-                    ObjectNode o = reply.start("text_completion");
-                    o.putArray("choices").add(choice(text.all(), text.allLogprobs(), ChatHandler.finishReason(end.reason(), null)));
-                    o.set("usage", reply.svc().usage(end.usage(), 0));
-                    call.send(200, o);
-                    return;
+                    case Generation.Started s -> running = true;
+                    case null -> {
+                    }
                 }
-                case Generation.Started s -> {
-                }
-                case null -> {
+                if (running) {
+                    whole.probe();
                 }
             }
+        } catch (IOException e) {
+            g.cancel();                                                       // the client left: free its slot
         }
     }
 
@@ -126,6 +138,12 @@ final class CompletionHandler {
                         }
                     }
                     case Generation.Started s -> {
+                    }
+                    case Generation.PromptToken p -> {
+                        text.score(p);
+                        if (text.hasText()) {
+                            sse.data(chunk(reply, text.take(), text.takeLogprobs(), null));
+                        }
                     }
                     case Generation.Token t -> {
                         generating = true;
@@ -176,8 +194,9 @@ final class CompletionHandler {
 
     /**
      * The completion text and its logprobs in the legacy shape ({@code tokens}, {@code token_logprobs},
-     * {@code top_logprobs}, {@code text_offset}). Echoed prompt tokens have no logprob (null): the
-     * engine scores generated tokens only.
+     * {@code top_logprobs}, {@code text_offset}). With logprobs the echoed prompt is scored by the model:
+     * each prompt token but the first (which nothing precedes: null, as OpenAI has it) gets its
+     * log-probability and alternatives, and the echo is released once the last score arrived.
      */
     private static final class Text {
         private final ChatService svc;
@@ -186,6 +205,8 @@ final class CompletionHandler {
         private int taken;
         private final ObjectNode allLp = fresh();
         private ObjectNode pendingLp = fresh();
+        private int[] echoed;
+        private Generation.PromptToken[] scores;
 
         Text(ChatService svc, boolean logprobs) {
             this.svc = svc;
@@ -200,11 +221,35 @@ final class CompletionHandler {
             return o;
         }
 
-        void echo(int[] prompt) {
+        /** The prompt, shown at once, or with {@code scored} once {@link #score} had every prompt token. */
+        void echo(int[] prompt, boolean scored) {
+            echoed = prompt;
+            if (scored && prompt.length > 1) {
+                return;
+            }
+            release(null);
+        }
+
+        void score(Generation.PromptToken p) {
+            if (scores == null) {
+                scores = new Generation.PromptToken[echoed.length];
+            }
+            scores[p.position()] = p;
+            if (p.position() == echoed.length - 1) {
+                release(scores);
+            }
+        }
+
+        private void release(Generation.PromptToken[] scored) {
             StreamDecoder decoder = new StreamDecoder(svc.tokenizer);
-            for (int id : prompt) {
-                record(id, null, null, null);
-                all.append(decoder.push(id));
+            for (int i = 0; i < echoed.length; i++) {
+                Generation.PromptToken p = scored == null ? null : scored[i];
+                if (p == null) {
+                    record(echoed[i], null, null, null);
+                } else {
+                    record(echoed[i], p.logprob(), p.topIds(), p.topLogprobs());
+                }
+                all.append(decoder.push(echoed[i]));
             }
             all.append(decoder.flush());
         }

@@ -29,6 +29,10 @@ final class Generation implements TokenSink {
     record Token(int id, String text, float logprob, int[] topIds, float[] topLogprobs) implements Event {
     }
 
+    /** The score of prompt token {@code position} (prompt log-probabilities). */
+    record PromptToken(int position, float logprob, int[] topIds, float[] topLogprobs) implements Event {
+    }
+
     /** The end; {@code tail} is text held back until now. */
     record Finished(FinishReason reason, Usage usage, String tail) implements Event {
     }
@@ -64,6 +68,11 @@ final class Generation implements TokenSink {
     @Override
     public void onStart(int cachedTokens) {
         events.add(new Started(cachedTokens));
+    }
+
+    @Override
+    public void onPromptToken(int position, float logprob, int[] topIds, float[] topLogprobs) {
+        events.add(new PromptToken(position, logprob, topIds, topLogprobs));
     }
 
     @Override

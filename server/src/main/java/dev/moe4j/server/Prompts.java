@@ -50,8 +50,16 @@ final class Prompts {
         return tokenizer.tokenId(token).orElse(-1);
     }
 
-    /** @param mode how to read the output: {@code THINKING} when it starts inside the reasoning */
-    record ChatPrompt(int[] ids, int[] boundaries, boolean thinking, ThinkingMode mode) {
+    /**
+     * @param mode        how to read the output: {@code THINKING} when it starts inside the reasoning
+     * @param forcedTools the tools one of which the answer must call ({@code tool_choice} required or
+     *                    named), or null when the model decides
+     */
+    record ChatPrompt(int[] ids, int[] boundaries, boolean thinking, ThinkingMode mode, List<String> forcedTools) {
+    }
+
+    /** The tools shown in the prompt (null: none) and those the answer must call (null: the model decides). */
+    private record Tools(ArrayNode shown, List<String> forced) {
     }
 
     /** The V4 prompt of a chat request; {@code beta} allows an assistant prefix ({@code prefix: true}) last. */
@@ -75,7 +83,8 @@ final class Prompts {
             throw ApiError.badRequest("messages", "the last message must come from the user or a tool"
                     + (beta ? ", or be an assistant prefix with \"prefix\": true" : ""));
         }
-        ArrayNode tools = tools(f);
+        Tools choice = tools(f);
+        ArrayNode tools = choice.shown();
         JsonNode format = responseFormat(f);
         if (tools != null || format != null) {
             // the V4 prompt carries tools and the response format in the system prompt
@@ -98,7 +107,8 @@ final class Prompts {
         // control tokens come from the template only: a user who types <｜Assistant｜> gets text
         int[] ids = tokenizer.encode(prompt.text(), prompt.literalSpans());
         // after a prefix the model continues the answer, whatever the mode
-        return new ChatPrompt(ids, boundaries(ids), thinking, thinking && !prefix ? ThinkingMode.THINKING : ThinkingMode.CHAT);
+        return new ChatPrompt(ids, boundaries(ids), thinking, thinking && !prefix ? ThinkingMode.THINKING : ThinkingMode.CHAT,
+                choice.forced());
     }
 
     /** Null for the served model, else the alias's thinking mode; 400 for any other name. */
@@ -222,15 +232,15 @@ final class Prompts {
         return s.toString();
     }
 
-    /** The tools the prompt shows, or null (none, or {@code tool_choice: "none"}). */
-    private static ArrayNode tools(Fields f) {
+    /** The tools the prompt shows (none with {@code tool_choice: "none"}) and those tool_choice forces. */
+    private static Tools tools(Fields f) {
         ArrayNode tools = f.array("tools");
         JsonNode choice = f.get("tool_choice");
         if (tools == null || tools.isEmpty()) {
             if (choice != null && !(choice.isTextual() && List.of("none", "auto").contains(choice.textValue()))) {
                 throw ApiError.invalid("tool_choice", "'tool_choice' names a tool but no tools are given");
             }
-            return null;
+            return new Tools(null, null);
         }
         if (tools.size() > MAX_TOOLS) {
             throw ApiError.invalid("tools", "at most " + MAX_TOOLS + " tools");
@@ -251,18 +261,21 @@ final class Prompts {
             }
             names.add(fn.get("name").textValue());
         }
-        if (choice == null || choice.isTextual() && List.of("auto", "required").contains(choice.textValue())) {
-            return tools;
+        if (choice == null || choice.isTextual() && choice.textValue().equals("auto")) {
+            return new Tools(tools, null);
+        }
+        if (choice.isTextual() && choice.textValue().equals("required")) {
+            return new Tools(tools, List.copyOf(names));
         }
         if (choice.isTextual() && choice.textValue().equals("none")) {
-            return null;
+            return new Tools(null, null);
         }
         String named = choice.path("function").path("name").asText(null);
         if (!"function".equals(choice.path("type").asText()) || named == null || !names.contains(named)) {
             throw ApiError.invalid("tool_choice", "'tool_choice' must be none, auto, required or "
                     + "{\"type\": \"function\", \"function\": {\"name\": one of the tools}}");
         }
-        return tools;
+        return new Tools(tools, List.of(named));
     }
 
     private static JsonNode responseFormat(Fields f) {

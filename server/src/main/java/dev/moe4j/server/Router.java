@@ -99,6 +99,19 @@ final class Router implements HttpHandler {
         }
     }
 
+    /** The most a refused body is read away after its 413: beyond that the connection is simply closed. */
+    private static final long DRAIN_LIMIT = 64L << 20;
+
+    /** The announced body length; for a chunked body, the drain limit. */
+    private static long announced(HttpExchange ex) {
+        try {
+            String length = ex.getRequestHeaders().getFirst("Content-Length");
+            return length == null ? DRAIN_LIMIT : Math.max(0, Long.parseLong(length.trim()));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
     /** The error body, unless a stream has begun (its handler then ends the stream itself). */
     private static void reply(HttpExchange ex, ApiError e) {
         if (ex.getResponseCode() != -1) {
@@ -112,6 +125,12 @@ final class Router implements HttpHandler {
             ex.getResponseHeaders().set("Content-Type", "application/json");
             ex.sendResponseHeaders(e.status, body.length);
             ex.getResponseBody().write(body);
+            ex.getResponseBody().flush();
+            if (e.status == 413) {
+                // closing with unread bytes makes the kernel reset the connection, which can destroy the
+                // answer before the client reads it: read the rest away first (bounded)
+                ex.getRequestBody().skipNBytes(Math.min(DRAIN_LIMIT, announced(ex)));
+            }
         } catch (IOException ignored) {
             // the client went away
         }

@@ -65,14 +65,52 @@ class CompletionsApiTest {
         assertEquals(7, lp.get("tokens").size());
         assertEquals(7, lp.get("token_logprobs").size());
         for (int i = 0; i < 7; i++) {
-            assertEquals(i < 3, lp.get("token_logprobs").get(i).isNull(), lp.toString());
-            assertEquals(i < 3, lp.get("top_logprobs").get(i).isNull());
-            if (i >= 3) {
+            // the first prompt token has nothing before it to be scored by; the others are scored
+            assertEquals(i == 0, lp.get("token_logprobs").get(i).isNull(), lp.toString());
+            assertEquals(i == 0, lp.get("top_logprobs").get(i).isNull());
+            if (i > 0) {
                 assertTrue(lp.get("token_logprobs").get(i).asDouble() <= 0);
                 assertTrue(lp.get("top_logprobs").get(i).size() >= 1 && lp.get("top_logprobs").get(i).size() <= 2);
             }
             assertTrue(i == 0 || lp.get("text_offset").get(i).asInt() >= lp.get("text_offset").get(i - 1).asInt());
         }
+    }
+
+    /**
+     * The score of prompt token k is the distribution after tokens 0..k-1: the same as the first
+     * generated token's logprobs for the prompt cut before k. Streamed, the echo arrives scored too.
+     */
+    @Test
+    void echoedPromptLogprobsAreTheModelsDistribution() throws Exception {
+        int[] ids = {7, 300, 12, 99, 512, 64, 31, 8, 250, 3};
+        String all = java.util.Arrays.toString(ids);
+        JsonNode scored = s.ok("/v1/completions", "{\"prompt\": " + all
+                + ", \"max_tokens\": 0, \"echo\": true, \"logprobs\": 5}");
+        JsonNode lp = scored.at("/choices/0/logprobs");
+        assertEquals(ids.length, lp.get("tokens").size(), "max_tokens 0 with echo: the prompt only");
+        assertEquals(0, scored.at("/usage/completion_tokens").asInt());
+        for (int k : new int[] {1, 4, 9}) {
+            String cut = java.util.Arrays.toString(java.util.Arrays.copyOf(ids, k));
+            JsonNode next = s.ok("/v1/completions", "{\"prompt\": " + cut
+                    + ", \"max_tokens\": 1, \"temperature\": 0, \"logprobs\": 5, \"ignore_eos\": true}");
+            JsonNode top = next.at("/choices/0/logprobs/top_logprobs/0");
+            JsonNode got = lp.get("top_logprobs").get(k);
+            assertEquals(top.size(), got.size(), "position " + k);
+            for (var e : top.properties()) {
+                assertEquals(e.getValue().asDouble(), got.get(e.getKey()).asDouble(), 1e-5, "position " + k + " " + e.getKey());
+            }
+            if (top.has(lp.get("tokens").get(k).asText())) {
+                assertEquals(top.get(lp.get("tokens").get(k).asText()).asDouble(),
+                        lp.get("token_logprobs").get(k).asDouble(), 1e-5);
+            }
+        }
+        HttpResponse<String> streamed = s.post("/v1/completions", "{\"prompt\": " + all
+                + ", \"max_tokens\": 2, \"echo\": true, \"logprobs\": 5, \"stream\": true, \"ignore_eos\": true}");
+        JsonNode first = JSON.readTree(streamed.body().lines().filter(l -> l.startsWith("data: {")).findFirst()
+                .orElseThrow().substring(6));
+        JsonNode firstLp = first.at("/choices/0/logprobs");
+        assertEquals(ids.length, firstLp.get("tokens").size(), "the whole prompt in the first event");
+        assertEquals(lp.get("token_logprobs"), firstLp.get("token_logprobs"));
     }
 
     @Test

@@ -89,6 +89,27 @@ class LimitsTest {
         }
     }
 
+    /** A non-streamed answer has no events to write: the newlines sent while it runs find the hang-up. */
+    @Test
+    void aClientThatHangsUpOnAWholeAnswerFreesItsSlot() throws Exception {
+        try (TestServer s = tiny(Duration.ofMinutes(5))) {
+            String whole = LONG.replace("\"stream\": true", "\"stream\": false");
+            try (RawStream gone = new RawStream(s.server.port(), "/v1/chat/completions", whole)) {
+                gone.readUntil("HTTP/1.1 200");
+                assertEquals(1, s.metric("moe4j_requests_running"));
+            }
+            awaitMetric(s, "moe4j_requests_aborted_total", 1);
+            awaitMetric(s, "moe4j_requests_running", 0);
+            assertTrue(s.metric("moe4j_generation_tokens_total") < 3000);
+            // a whole answer that outlives a probe still parses: newlines, then the JSON
+            HttpResponse<String> r = s.post("/v1/chat/completions", LONG.replace("\"stream\": true", "\"stream\": false")
+                    .replace("3000", "150"));
+            assertEquals(200, r.statusCode());
+            assertTrue(r.body().startsWith("\n"), "probes went out before the answer");
+            assertEquals(150, JSON.readTree(r.body()).at("/usage/completion_tokens").asInt());
+        }
+    }
+
     @Test
     void aRequestThatWaitsTooLongGets503() throws Exception {
         try (TestServer s = tiny(Duration.ofMillis(300));

@@ -78,6 +78,17 @@ public final class V4Encoder {
     }
 
     /**
+     * How an assistant answer with tool calls goes on after its content (empty when the answer is only
+     * calls): the opening of the call block and of its first call, up to the tool's name, with the name
+     * and the end of the tag when {@code name} is given. Byte for byte what {@link #encode} renders, so a
+     * generation forced to start this way continues a text the model knows.
+     */
+    public static String toolCallsOpening(String name) {
+        String open = "\n\n" + TOOL_CALLS_OPEN + ">\n" + INVOKE_OPEN + " name=\"";
+        return name == null ? open : open + name + "\">\n";
+    }
+
+    /**
      * As {@link #encode(JsonNode, JsonNode, Options)}, keeping which parts of the text the request
      * supplied, so that a tokenizer can keep control tokens out of them.
      */
