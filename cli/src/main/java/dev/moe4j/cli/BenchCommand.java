@@ -65,21 +65,18 @@ final class BenchCommand implements Callable<Integer> {
         }
         int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         model.maxContext = Math.max(model.maxContext, prompt + gen + 1);
-        Progress bar = new Progress(!json, 2 + repeat);
-        bar.step("loading model");
         double[] bw;
-        try (Engine e = model.load()) {
+        StepProgress bar = StepProgress.start("moe4j: bench", 2 + repeat, !json);
+        try (bar; Engine e = bar.step("loading model", model::load)) {
             V4Model m = e.model();
             V4Layout layout = new V4Layout(e.config());
             int[] ids = new int[prompt + gen];
             SplittableRandom r = new SplittableRandom(7);
             for (int i = 0; i < ids.length; i++) ids[i] = 2 + r.nextInt(e.config().vocabSize() - 2);
-            bar.step("warm-up");
-            run(e, m, ids, Math.min(prompt, 16), Math.min(gen, 8));
+            bar.step("warm-up", () -> run(e, m, ids, Math.min(prompt, 16), Math.min(gen, 8)));
             double[] pre = new double[repeat], dec = new double[repeat];
             for (int k = 0; k < repeat; k++) {
-                bar.step("run " + (k + 1) + "/" + repeat);
-                double[] t = run(e, m, ids, prompt, gen);
+                double[] t = bar.step("run " + (k + 1) + "/" + repeat, () -> run(e, m, ids, prompt, gen));
                 pre[k] = prompt / t[0];
                 dec[k] = gen / t[1];
             }
@@ -227,31 +224,5 @@ final class BenchCommand implements Callable<Integer> {
                 out.get("memory_bandwidth_gbps"), out.get("memory_copy_gbps"), 100 * (double) out.get("roofline_ratio"));
         System.out.printf("KV bytes per token %.0f, peak RSS %.2f GB%n", (double) out.get("kv_bytes_per_token"),
                 (long) out.get("peak_rss_bytes") / 1e9);
-    }
-
-    /** A one-line progress display on standard error. */
-    private static final class Progress {
-        private final boolean on;
-        private final int total;
-        private int done;
-
-        Progress(boolean on, int total) {
-            this.on = on;
-            this.total = total;
-        }
-
-        void step(String what) {
-            if (on) {
-                int w = 30, f = w * done / total;
-                System.err.printf("\r[%s%s] %-20s", "#".repeat(f), " ".repeat(w - f), what);
-            }
-            done++;
-        }
-
-        void done() {
-            if (on) {
-                System.err.printf("\r[%s] %-20s%n", "#".repeat(30), "done");
-            }
-        }
     }
 }

@@ -87,10 +87,9 @@ final class ServeCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         Server server = Server.start(cfg);
         Engine engine = null;
-        try {
-            err.printf("moe4j: listening on http://%s:%d (/health answers 503 until the model is ready)%n",
-                    server.host(), server.port());
-            LoadProgress progress = new LoadProgress(err, 4);
+        err.printf("moe4j: listening on http://%s:%d (/health answers 503 until the model is ready)%n",
+                server.host(), server.port());
+        try (StepProgress progress = StepProgress.start("moe4j: loading", 4, true)) {
             Tokenizer tok = progress.step("tokenizer", this::tokenizer);
             ModelSource src = progress.step("checkpoint", model::source);
             Engine e = engine = progress.step("weights", () -> Engine.load(src, model.engineOptions()));

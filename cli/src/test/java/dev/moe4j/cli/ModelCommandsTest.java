@@ -8,8 +8,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The model commands' contract: inspect, logits, generate. */
@@ -110,6 +112,18 @@ class ModelCommandsTest {
         }
         assertTrue(j.has("peak_rss_bytes"));
         assertEquals("", r.err().replaceAll("(?m)^WARNING.*$", "").strip(), "no progress bar with --json");
+    }
+
+    @Test
+    void benchProgressIsOneStderrLinePerStepOffATerminal() {
+        CliRun r = CliRun.of("bench", "--prompt", "4", "--gen", "3", "--repeat", "1", "--threads", "2");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().startsWith("model demo,"), "stdout is the table alone: " + r.out());
+        assertFalse(r.out().contains("moe4j: bench"), r.out());
+        assertFalse(r.err().contains("\r"), "no redrawing when stderr is not a terminal");
+        List<String> steps = r.err().lines().filter(l -> l.startsWith("moe4j: bench"))
+                .map(l -> l.replaceFirst(".*\\] (\\d+/\\d+) \\([0-9:]+\\) ", "$1 ")).toList();
+        assertEquals(List.of("0/3 loading model", "1/3 warm-up", "2/3 run 1/1", "3/3 done"), steps, r.err());
     }
 
     @Test

@@ -18,6 +18,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -82,6 +83,11 @@ class ServeCommandTest {
                     port = Integer.parseInt(m.group(1));
                 }
             }
+            // stderr is a pipe here: the loading bar is one line per step
+            List<String> steps = log.toString().lines().filter(l -> l.startsWith("moe4j: loading"))
+                    .map(l -> l.replaceFirst(".*\\] (\\d+/\\d+) \\([0-9:]+\\) ", "$1 ")).toList();
+            assertEquals(List.of("0/4 tokenizer", "1/4 checkpoint", "2/4 weights", "3/4 caches", "4/4 done"), steps,
+                    log.toString());
             HttpResponse<String> health = HttpClient.newHttpClient().send(
                     HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health")).build(),
                     HttpResponse.BodyHandlers.ofString());
