@@ -21,15 +21,16 @@ public final class SparseAttention {
 
     /**
      * @param rows  K = V rows, one per column, null = masked; row j starts at {@code rowOff[j]}
-     * @param s     scratch of at least {@code nc} floats
-     * @param acc   scratch of at least {@code d} doubles
+     * @param s     scratch of at least {@code nc} floats from {@code sOff}
+     * @param acc   scratch of at least {@code d} doubles from {@code accOff}
      */
     public static void attend(float[] q, int qOff, int d, float[][] rows, int[] rowOff, int nc, float scale,
-                              float sink, boolean tilelang, float[] s, double[] acc, float[] o, int oOff) {
+                              float sink, boolean tilelang, float[] s, int sOff, double[] acc, int accOff,
+                              float[] o, int oOff) {
         for (int c = 0; c < nc; c++) {
             float[] kv = rows[c];
             if (kv == null) {
-                s[c] = Float.NEGATIVE_INFINITY;
+                s[sOff + c] = Float.NEGATIVE_INFINITY;
                 continue;
             }
             int ko = rowOff[c];
@@ -37,16 +38,16 @@ public final class SparseAttention {
             for (int i = 0; i < d; i++) {
                 dot += q[qOff + i] * kv[ko + i];
             }
-            s[c] = dot * scale;
+            s[sOff + c] = dot * scale;
         }
-        Arrays.fill(acc, 0, d, 0);
+        Arrays.fill(acc, accOff, accOff + d, 0);
         double m = Double.NEGATIVE_INFINITY, l = 0;
         int tile = tilelang ? TILE : Math.max(nc, 1);
         for (int t0 = 0; t0 < nc; t0 += tile) {
             int t1 = Math.min(nc, t0 + tile);
             double mt = Double.NEGATIVE_INFINITY;
             for (int c = t0; c < t1; c++) {
-                mt = Math.max(mt, s[c]);
+                mt = Math.max(mt, s[sOff + c]);
             }
             double mNew = Math.max(m, mt);
             if (mNew == Double.NEGATIVE_INFINITY) {
@@ -55,26 +56,26 @@ public final class SparseAttention {
             double alpha = m == Double.NEGATIVE_INFINITY ? 0 : Math.exp(m - mNew);
             l *= alpha;
             for (int i = 0; i < d; i++) {
-                acc[i] *= alpha;
+                acc[accOff + i] *= alpha;
             }
             for (int c = t0; c < t1; c++) {
                 if (rows[c] == null) {
                     continue;
                 }
-                double p = Math.exp(s[c] - mNew);
+                double p = Math.exp(s[sOff + c] - mNew);
                 l += p;
                 double pv = tilelang ? Formats.bf16Round((float) p) : p;
                 float[] kv = rows[c];
                 int ko = rowOff[c];
                 for (int i = 0; i < d; i++) {
-                    acc[i] += pv * kv[ko + i];
+                    acc[accOff + i] += pv * kv[ko + i];
                 }
             }
             m = mNew;
         }
         l += Math.exp(sink - m);
         for (int i = 0; i < d; i++) {
-            o[oOff + i] = (float) (acc[i] / l);
+            o[oOff + i] = (float) (acc[accOff + i] / l);
         }
     }
 }

@@ -378,7 +378,7 @@ public final class V4Model implements AutoCloseable {
             g = new float[n * k * c.moeInterDim()];
             u = new float[n * k * c.moeInterDim()];
             ye = new float[n * k * d];
-            acc = new double[hd];
+            acc = new double[c.nHeads() * hd];
             pos = new int[n];
         }
     }
@@ -403,6 +403,42 @@ public final class V4Model implements AutoCloseable {
     }
 
     private final MatTask task = new MatTask();
+
+    /**
+     * The heads of one query row over its gathered columns, split over the thread pool: each head has its
+     * own slice of the scores and accumulator scratch, and writes only its own output.
+     */
+    private final class HeadTask implements Parallel.IntRangeConsumer {
+        Block blk;
+        V4State.LayerState ls;
+        int r, nc;
+        float scale;
+        float[] cs;
+
+        void set(Block blk, V4State.LayerState ls, int r, int nc, float scale, float[] cs) {
+            this.blk = blk;
+            this.ls = ls;
+            this.r = r;
+            this.nc = nc;
+            this.scale = scale;
+            this.cs = cs;
+        }
+
+        @Override
+        public void accept(int h0, int h1) {
+            int hd = cfg.headDim(), rd = cfg.ropeHeadDim(), qw = cfg.nHeads() * hd, cols = ls.colOff.length;
+            for (int hh = h0; hh < h1; hh++) {
+                int o = r * qw + hh * hd;
+                SparseAttention.attend(ws.q, o, hd, ls.colRows, ls.colOff, nc, scale, blk.sink[hh], num.tilelang(),
+                        ls.scores, hh * cols, ws.acc, hh * hd, ws.o, o);
+                num.round(ws.o, o, hd);
+                Rope.rotate(ws.o, o + hd - rd, cs, r * rd, rd, true);
+                num.round(ws.o, o + hd - rd, rd);
+            }
+        }
+    }
+
+    private final HeadTask heads = new HeadTask();
 
     /** {@code Y[n, rows] = X[n, cols] · Wᵀ} on the thread pool. */
     private void matmul(Matrix w, float[] x, int n, float[] y) {
@@ -826,13 +862,11 @@ public final class V4Model implements AutoCloseable {
                         rowOff[nc] = j * hd;
                     }
                 }
-                for (int hh = 0; hh < h; hh++) {
-                    int o = r * qw + hh * hd;
-                    SparseAttention.attend(ws.q, o, hd, rows, rowOff, nc, scale, blk.sink[hh], num.tilelang(),
-                            ls.scores, ws.acc, ws.o, o);
-                    num.round(ws.o, o, hd);
-                    Rope.rotate(ws.o, o + hd - rd, cs, r * rd, rd, true);
-                    num.round(ws.o, o + hd - rd, rd);
+                heads.set(blk, ls, r, nc, scale, cs);
+                if ((long) h * nc * hd * 2 < PARALLEL_MIN_MACS) {
+                    heads.accept(0, h);                                  // a hand-off costs more than the work
+                } else {
+                    Parallel.forRange(h, heads);
                 }
             }
             // the window ring keeps the last `win` positions

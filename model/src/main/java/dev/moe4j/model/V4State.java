@@ -36,7 +36,8 @@ public final class V4State {
         final float[] ring;                  // [window, head_dim], position p at slot p % window
         final CompState comp, icomp;
         // per-query scratch: the attended K = V rows (window, then compressed; null = masked), their
-        // offsets and scores, and the indexer's sort keys
+        // offsets, their scores per head ([n_heads, maxCols], so heads run in parallel), and the
+        // indexer's sort keys
         final float[][] colRows;
         final int[] colOff;
         final float[] scores;
@@ -50,7 +51,7 @@ public final class V4State {
             int maxCols = cfg.windowSize() + compressed;
             colRows = new float[maxCols][];
             colOff = new int[maxCols];
-            scores = new float[maxCols];
+            scores = new float[Math.multiplyExact(cfg.nHeads(), maxCols)];          // a slice per head
             idxKeys = new long[ratio == 4 ? maxContext / 4 : 0];
         }
 
