@@ -88,6 +88,7 @@ final class BenchCommand implements Callable<Integer> {
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("model", e.source().name());
             out.put("numerics", e.options().numerics().name());
+            out.put("kernels", e.options().reference() ? "reference" : "vector");   // scalar runs are not speed figures
             out.put("threads", nThreads);
             out.put("prompt_tokens", prompt);
             out.put("gen_tokens", gen);
@@ -214,8 +215,8 @@ final class BenchCommand implements Callable<Integer> {
         }
         @SuppressWarnings("unchecked") Map<String, Double> p = (Map<String, Double>) out.get("prefill_tps");
         @SuppressWarnings("unchecked") Map<String, Double> d = (Map<String, Double>) out.get("decode_tps");
-        System.out.printf("model %s, %s numerics, %d threads, prompt %d, gen %d, %d runs%n", out.get("model"),
-                out.get("numerics"), out.get("threads"), prompt, gen, repeat);
+        System.out.printf("model %s, %s numerics, %s kernels, %d threads, prompt %d, gen %d, %d runs%n",
+                out.get("model"), out.get("numerics"), out.get("kernels"), out.get("threads"), prompt, gen, repeat);
         System.out.printf("prefill  %8.2f t/s  (min %.2f, max %.2f)%n", p.get("median"), p.get("min"), p.get("max"));
         System.out.printf("decode   %8.2f t/s  (min %.2f, max %.2f)%n", d.get("median"), d.get("min"), d.get("max"));
         System.out.printf("weights read per decode token  %.3f GB -> %.2f GB/s%n",

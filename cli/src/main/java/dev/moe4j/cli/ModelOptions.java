@@ -31,12 +31,16 @@ final class ModelOptions {
     @Option(names = "--chunk", defaultValue = "256", description = "Prompt tokens per forward call (default ${DEFAULT-VALUE}).")
     int chunk;
 
+    @Option(names = "--reference",
+            description = "Run the plain scalar kernels instead of the vectorised ones: slow, for checking results.")
+    boolean reference;
+
     ModelSource source() {
         return dummyWeights != null ? ModelSource.dummy(dummyWeights, dummySeed) : ModelSource.open(model);
     }
 
     Engine.Options engineOptions() {
-        return new Engine.Options(Numerics.of(numerics), maxContext, chunk);
+        return new Engine.Options(Numerics.of(numerics), maxContext, chunk, reference);
     }
 
     Engine load() {

@@ -66,6 +66,26 @@ class ModelCommandsTest {
     }
 
     @Test
+    void logitsOnTheReferenceKernelsAreCloseToTheVectorOnes() throws Exception {
+        CliRun fast = CliRun.of("logits", "--tokens", "5,17,42", "--numerics", "float");
+        CliRun ref = CliRun.of("logits", "--tokens", "5,17,42", "--numerics", "float", "--reference");
+        assertEquals(0, fast.exit(), fast.err());
+        assertEquals(0, ref.exit(), ref.err());
+        assertFalse(fast.out().equals(ref.out()), "the scalar kernels round differently somewhere, so they ran");
+        JsonNode a = JSON.readTree(fast.out()), b = JSON.readTree(ref.out());
+        assertClose(a.get("logits").get(0), b.get("logits").get(0), "logit");
+        assertClose(a.get("mtp_logits"), b.get("mtp_logits"), "mtp logit");
+    }
+
+    /** Within the golden tests' 5e-4: the two differ by float rounding alone (5e-6 measured). */
+    private static void assertClose(JsonNode want, JsonNode got, String what) {
+        assertEquals(want.size(), got.size(), what + "s");
+        for (int i = 0; i < want.size(); i++) {
+            assertEquals(want.get(i).asDouble(), got.get(i).asDouble(), 5e-4, what + " " + i);
+        }
+    }
+
+    @Test
     void logitsAllPositions() throws Exception {
         CliRun r = CliRun.of("logits", "--tokens", "5,17,42", "--positions", "all");
         assertEquals(0, r.exit(), r.err());

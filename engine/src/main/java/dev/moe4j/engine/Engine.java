@@ -22,18 +22,24 @@ public final class Engine implements AutoCloseable {
     /**
      * @param maxContext tokens the caches of one sequence hold (prompt + generated)
      * @param maxChunk   tokens per forward call of a long prompt (bounds the working buffers)
+     * @param reference  run the weight matrices on their plain scalar kernels instead of the vector ones:
+     *                   far slower, a check of the fast kernels' results
      */
-    public record Options(Numerics numerics, int maxContext, int maxChunk) {
+    public record Options(Numerics numerics, int maxContext, int maxChunk, boolean reference) {
         public static Options defaults() {
-            return new Options(Numerics.OFFICIAL, 4096, 256);
+            return new Options(Numerics.OFFICIAL, 4096, 256, false);
         }
 
         public Options withNumerics(Numerics n) {
-            return new Options(n, maxContext, maxChunk);
+            return new Options(n, maxContext, maxChunk, reference);
         }
 
         public Options withMaxContext(int c) {
-            return new Options(numerics, c, maxChunk);
+            return new Options(numerics, c, maxChunk, reference);
+        }
+
+        public Options withReference(boolean r) {
+            return new Options(numerics, maxContext, maxChunk, r);
         }
     }
 
@@ -46,7 +52,8 @@ public final class Engine implements AutoCloseable {
         this.options = options;
         V4Model m;
         try {
-            m = V4Model.load(source.tensors(), source.config(), options.numerics(), options.maxChunk());
+            m = V4Model.load(source.tensors(), source.config(), options.numerics(), options.maxChunk(),
+                    options.reference());
         } catch (RuntimeException e) {
             source.close();
             throw e;

@@ -9,6 +9,7 @@ import dev.moe4j.model.V4Model;
 import dev.moe4j.model.V4State;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -17,6 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,12 +26,14 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * End to end against the independent reference's goldens ({@code shared/fixtures/v4-tiny*}/golden).
  * Tier C: float numerics, every compared logit within 5e-4, both paths, greedy tokens exact.
  * Tier B: official numerics in float32, rel-rms ≤ 0.35 and top-1 agreement ≥ 0.6 per prompt.
+ * Tier C also holds on the scalar reference kernels ({@code --reference}), checked on one prompt.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class GoldenTest {
@@ -119,7 +123,7 @@ class GoldenTest {
     static int[] top10(float[] x) {
         Integer[] idx = new Integer[x.length];
         for (int i = 0; i < x.length; i++) idx[i] = i;
-        java.util.Arrays.sort(idx, (a, b) -> x[a] != x[b] ? Float.compare(x[b], x[a]) : Integer.compare(a, b));
+        Arrays.sort(idx, (a, b) -> x[a] != x[b] ? Float.compare(x[b], x[a]) : Integer.compare(a, b));
         int[] r = new int[10];
         for (int i = 0; i < 10; i++) r[i] = idx[i];
         return r;
@@ -128,8 +132,25 @@ class GoldenTest {
     @ParameterizedTest(name = "tier C {0} prompt {1} {2}")
     @MethodSource("prompts")
     void tierC(String ck, int prompt, String path) {
+        checkTierC(engines.get(ck + "float"), ck, prompt, path);
+    }
+
+    /** Tier C on the scalar kernels of {@code Engine.Options.reference}: one short prompt, as they are slow. */
+    @Test
+    void tierCOnTheReferenceKernels() throws IOException {
+        String ck = CHECKPOINTS[0];
+        Engine.Options o = Engine.Options.defaults().withNumerics(Numerics.FLOAT).withMaxContext(512).withReference(true);
+        try (Engine ref = Engine.load(ModelSource.checkpoint(Fixtures.dir(ck)), o)) {
+            checkTierC(ref, ck, 0, "prefill");
+            // and the reference kernels are what ran: their float sums round differently from the vector ones'
+            int[] ids = ints(goldens.get(ck).get("prompts").get(0).get("tokens"));
+            assertFalse(Arrays.equals(run(ref, ids, "prefill").logits(),
+                    run(engines.get(ck + "float"), ids, "prefill").logits()), "bit-identical to the vector kernels");
+        }
+    }
+
+    private void checkTierC(Engine e, String ck, int prompt, String path) {
         JsonNode p = goldens.get(ck).get("prompts").get(prompt), f = p.get("float");
-        Engine e = engines.get(ck + "float");
         int[] ids = ints(p.get("tokens"));
         Run r = run(e, ids, path);
         double worst = maxAbs(r.row(r.n - 1), doubles(f.get("prefill").get("last_logits")));

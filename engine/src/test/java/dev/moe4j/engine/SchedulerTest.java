@@ -32,7 +32,7 @@ class SchedulerTest {
     @BeforeAll
     void load() {
         engine = Engine.load(ModelSource.checkpoint(Fixtures.dir("fixtures/v4-tiny")),
-                new Engine.Options(Numerics.FLOAT, 512, 32));
+                new Engine.Options(Numerics.FLOAT, 512, 32, false));
     }
 
     @AfterAll

@@ -33,6 +33,8 @@ public final class V4Model implements AutoCloseable {
     private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Products smaller than this many multiply-adds run on the calling thread (a pool hand-off is ~10 µs). */
+    /** Up to this many rows (decode steps, small batches) the experts run as two fused regions ({@link #moeFused}). */
+    private static final int FUSED_ROWS = 8;
     private static final long PARALLEL_MIN_MACS = Long.getLong("moe4j.parallelMinMacs", 1 << 18);
 
     private final V4Config cfg;
@@ -94,11 +96,19 @@ public final class V4Model implements AutoCloseable {
         final TensorSource src;
         final V4Layout layout;
         final Arena arena;
+        /** Every matrix on its scalar reference kernels ({@link Matrices#reference}). */
+        final boolean reference;
 
-        Binder(TensorSource src, V4Layout layout, Arena arena) {
+        Binder(TensorSource src, V4Layout layout, Arena arena, boolean reference) {
             this.src = src;
             this.layout = layout;
             this.arena = arena;
+            this.reference = reference;
+        }
+
+        Matrix bind(Tensor weight, Tensor scaleOrNull) {
+            Matrix m = Matrices.of(weight, scaleOrNull);
+            return reference ? Matrices.reference(m) : m;
         }
 
         Path file(String name) {
@@ -134,12 +144,12 @@ public final class V4Model implements AutoCloseable {
         Matrix matrix(String prefix) {
             Tensor w = tensor(prefix + ".weight");
             Tensor s = layout.spec(prefix + ".scale") != null ? tensor(prefix + ".scale") : null;
-            return Matrices.of(w, s);
+            return bind(w, s);
         }
 
         /** A plain BF16 / F32 weight as a matrix (hc_*_fn, gate, compressor projections, head). */
         Matrix plainMatrix(String name) {
-            return Matrices.of(tensor(name), null);
+            return bind(tensor(name), null);
         }
 
         /**
@@ -162,7 +172,7 @@ public final class V4Model implements AutoCloseable {
                     seg.setAtIndex(BF16, (long) r * cols + c, Formats.floatToBf16(row[c]));
                 }
             }
-            return Matrices.of(new Tensor(prefix + ".weight", DType.BF16, new long[]{rows, cols}, seg), null);
+            return bind(new Tensor(prefix + ".weight", DType.BF16, new long[]{rows, cols}, seg), null);
         }
 
         private static boolean powersOfTwo(Tensor scale) {
@@ -189,13 +199,13 @@ public final class V4Model implements AutoCloseable {
 
     // ================================================================== loading
 
-    private V4Model(TensorSource src, V4Config cfg, Numerics num, int maxChunk) {
+    private V4Model(TensorSource src, V4Config cfg, Numerics num, int maxChunk, boolean reference) {
         this.cfg = cfg;
         this.num = num;
         this.src = src;
         this.maxChunk = maxChunk;
         V4Layout layout = new V4Layout(cfg);
-        Binder b = new Binder(src, layout, arena);
+        Binder b = new Binder(src, layout, arena, reference);
         b.validateAll();
         embed = b.plainMatrix("embed.weight");
         head = b.plainMatrix("head.weight");
@@ -228,13 +238,22 @@ public final class V4Model implements AutoCloseable {
     /**
      * Binds a model to its tensors after checking every tensor of the config's layout (presence, dtype,
      * shape). {@code maxChunk} bounds the tokens of one forward call's working buffers; longer prompts
-     * are processed in chunks.
+     * are processed in chunks. The matrices run on the vector kernels.
      */
     public static V4Model load(TensorSource src, V4Config cfg, Numerics num, int maxChunk) {
+        return load(src, cfg, num, maxChunk, false);
+    }
+
+    /**
+     * {@link #load(TensorSource, V4Config, Numerics, int)}, with {@code reference} putting every weight
+     * matrix on its plain scalar kernel ({@link Matrices#reference}): far slower, for checking the vector
+     * kernels' results on a real model.
+     */
+    public static V4Model load(TensorSource src, V4Config cfg, Numerics num, int maxChunk, boolean reference) {
         if (maxChunk < 1) {
             throw new IllegalArgumentException("chunk size must be positive, got " + maxChunk);
         }
-        return new V4Model(src, cfg, num, maxChunk);
+        return new V4Model(src, cfg, num, maxChunk, reference);
     }
 
     private Block block(Binder b, String p, int layerId) {
@@ -335,6 +354,8 @@ public final class V4Model implements AutoCloseable {
         final float[] gateLogits, selW, xe, g, u, ye;
         final int[] sel, expertCount, expertStart, pairs;
         final double[] acc;
+        final float[] fxq, fg, fu, fye;                                          // the fused MoE of a few rows
+        final Jobs up, down;
         final int[] pos;                                                         // position of every row
 
         Workspace(V4Config c, int n) {
@@ -379,6 +400,13 @@ public final class V4Model implements AutoCloseable {
             u = new float[n * k * c.moeInterDim()];
             ye = new float[n * k * d];
             acc = new double[c.nHeads() * hd];
+            int f = Math.min(FUSED_ROWS, n), slots = f * (k + 1);             // routed pairs + the shared expert's rows
+            fxq = new float[f * d + slots * c.moeInterDim()];
+            fg = new float[slots * c.moeInterDim()];
+            fu = new float[fg.length];
+            fye = new float[slots * d];
+            up = new Jobs(2 * (f * k + 1), 2 * slots);
+            down = new Jobs(f * k + 1, slots);
             pos = new int[n];
         }
     }
@@ -1040,7 +1068,6 @@ public final class V4Model implements AutoCloseable {
             }
             Moe.weights(ws.gateLogits, go, ws.sel, t * k, k, cfg.routeScale(), ws.selW, t * k);
         }
-        Arrays.fill(out, 0, n * d, 0f);
         // group (row, slot) pairs by expert
         Arrays.fill(ws.expertCount, 0);
         for (int i = 0; i < n * k; i++) {
@@ -1055,6 +1082,11 @@ public final class V4Model implements AutoCloseable {
             int ex = ws.sel[i];
             ws.pairs[ws.expertStart[ex] + ws.expertCount[ex]++] = i;
         }
+        if (n <= FUSED_ROWS) {
+            moeFused(blk, x, n, out);
+            return;
+        }
+        Arrays.fill(out, 0, n * d, 0f);
         for (int ex = 0; ex < e; ex++) {
             int m = ws.expertCount[ex];
             if (m == 0) {
@@ -1076,6 +1108,155 @@ public final class V4Model implements AutoCloseable {
         expert(blk.sw1, blk.sw2, blk.sw3, n, -1);
         for (int i = 0; i < n * d; i++) {
             out[i] = num.round(out[i] + ws.ye[i]);
+        }
+    }
+
+    /**
+     * The experts of a few rows (a decode step): the selected experts' w1 and w3 and the shared expert's
+     * as one parallel region, then every w2 as a second, instead of three regions per expert: at one token
+     * an expert matrix is a few hundred microseconds of streaming, so each hand-off and final wait counts.
+     * The rows are quantised once (every expert of a token reads the same FP8 activations), and every
+     * (row, expert) gets exactly the operations of {@link #expert}, so the result is bit for bit the one
+     * of the per-expert path (prefill == decode).
+     */
+    private void moeFused(Block blk, float[] x, int n, float[] out) {
+        int d = cfg.dim(), k = cfg.nActivatedExperts(), inter = cfg.moeInterDim(), e = cfg.nRoutedExperts();
+        int shared = n * k;                                                      // slot of the shared expert's row 0
+        float[] xq = x;
+        if (num.quant()) {
+            xq = ws.fxq;
+            System.arraycopy(x, 0, xq, 0, n * d);
+            for (int t = 0; t < n; t++) {
+                Formats.fp8FakeQuant(xq, t * d, d, V4Config.QUANT_BLOCK);
+            }
+        }
+        Jobs up = ws.up, down = ws.down;
+        up.clear();
+        for (int ex = 0; ex < e; ex++) {
+            int m = ws.expertCount[ex], p0 = ws.expertStart[ex];
+            if (m == 0) {
+                continue;
+            }
+            for (int j = 0; j < 2; j++) {
+                up.job(j == 0 ? blk.w1[ex] : blk.w3[ex], xq, j == 0 ? ws.fg : ws.fu);
+                for (int r = 0; r < m; r++) {
+                    up.input(ws.pairs[p0 + r] / k * d, (p0 + r) * inter);
+                }
+            }
+        }
+        for (int j = 0; j < 2; j++) {
+            up.job(j == 0 ? blk.sw1 : blk.sw3, xq, j == 0 ? ws.fg : ws.fu);
+            for (int t = 0; t < n; t++) {
+                up.input(t * d, (shared + t) * inter);
+            }
+        }
+        up.run();
+        int slots = shared + n;
+        num.round(ws.fg, 0, slots * inter);
+        num.round(ws.fu, 0, slots * inter);
+        int gq = num.quant() ? n * d : 0;                                        // where the w2 inputs go in fxq
+        float[] gIn = num.quant() ? ws.fxq : ws.fg;
+        for (int p = 0; p < slots; p++) {
+            double wt = p < shared ? ws.selW[ws.pairs[p]] : 1;
+            for (int i = p * inter; i < (p + 1) * inter; i++) {
+                ws.fg[i] = num.round(wt * Moe.swiglu(ws.fg[i], ws.fu[i], cfg.swigluLimit()));
+            }
+            if (num.quant()) {
+                System.arraycopy(ws.fg, p * inter, gIn, gq + p * inter, inter);
+                Formats.fp8FakeQuant(gIn, gq + p * inter, inter, V4Config.QUANT_BLOCK);
+            }
+        }
+        down.clear();
+        for (int ex = 0; ex < e; ex++) {
+            int m = ws.expertCount[ex], p0 = ws.expertStart[ex];
+            if (m == 0) {
+                continue;
+            }
+            down.job(blk.w2[ex], gIn, ws.fye);
+            for (int r = 0; r < m; r++) {
+                down.input(gq + (p0 + r) * inter, (p0 + r) * d);
+            }
+        }
+        down.job(blk.sw2, gIn, ws.fye);
+        for (int t = 0; t < n; t++) {
+            down.input(gq + (shared + t) * inter, (shared + t) * d);
+        }
+        down.run();
+        num.round(ws.fye, 0, slots * d);
+        Arrays.fill(out, 0, n * d, 0f);
+        for (int p = 0; p < shared; p++) {                                       // expert order, as the per-expert path
+            int to = ws.pairs[p] / k * d;
+            for (int i = 0; i < d; i++) {
+                out[to + i] += ws.fye[p * d + i];
+            }
+        }
+        for (int i = 0; i < n * d; i++) {
+            out[i] = num.round(out[i] + ws.fye[shared * d + i]);
+        }
+    }
+
+    /**
+     * Several matrices, each times a few input rows, as one parallel region over the matrices' rows
+     * together: a chunk of rows of one matrix runs every input of that matrix (the rows stay in cache
+     * between inputs). Filled without allocating.
+     */
+    static final class Jobs implements Parallel.IntRangeConsumer {
+        private final Matrix[] w;
+        private final float[][] x, y;
+        private final int[] firstInput, rowStart;
+        private final int[] xOff, yOff;
+        private int jobs, inputs;
+
+        Jobs(int maxJobs, int maxInputs) {
+            w = new Matrix[maxJobs];
+            x = new float[maxJobs][];
+            y = new float[maxJobs][];
+            firstInput = new int[maxJobs + 1];
+            rowStart = new int[maxJobs + 1];
+            xOff = new int[maxInputs];
+            yOff = new int[maxInputs];
+        }
+
+        void clear() {
+            Arrays.fill(w, 0, jobs, null);
+            jobs = 0;
+            inputs = 0;
+        }
+
+        /** A matrix whose inputs (added next) are rows of {@code x}, its outputs rows of {@code y}. */
+        void job(Matrix m, float[] in, float[] out) {
+            w[jobs] = m;
+            x[jobs] = in;
+            y[jobs] = out;
+            firstInput[jobs] = inputs;
+            rowStart[jobs + 1] = rowStart[jobs] + m.rows();
+            jobs++;
+            firstInput[jobs] = inputs;
+        }
+
+        void input(int in, int out) {
+            xOff[inputs] = in;
+            yOff[inputs] = out;
+            firstInput[jobs] = ++inputs;
+        }
+
+        void run() {
+            int rows = rowStart[jobs];
+            if ((long) rows * w[0].cols() < PARALLEL_MIN_MACS) {
+                accept(0, rows);
+            } else {
+                Parallel.forRange(rows, this);
+            }
+        }
+
+        @Override
+        public void accept(int from, int to) {
+            for (int j = 0; j < jobs && rowStart[j] < to; j++) {
+                int r0 = Math.max(from, rowStart[j]) - rowStart[j], r1 = Math.min(to, rowStart[j + 1]) - rowStart[j];
+                for (int i = firstInput[j]; i < firstInput[j + 1] && r0 < r1; i++) {
+                    w[j].matvec(x[j], xOff[i], y[j], yOff[i], r0, r1);
+                }
+            }
         }
     }
 

@@ -78,6 +78,83 @@ public final class Matrices {
         };
     }
 
+    /**
+     * {@code m} computing with its class's plain scalar reference ({@code matvecScalar}) instead of the
+     * vector kernels: matvec is that reference, matmul is one reference matvec per input row, and the other
+     * methods are {@code m}'s own. The result is slow; it exists so that a whole model can be run on the
+     * simplest code at run time (the {@code --reference} option), to check the fast kernels' output against
+     * it on real weights without rebuilding anything.
+     *
+     * @param m a matrix built by {@link #of}
+     * @throws IllegalArgumentException for any other implementation (including a matrix this returned)
+     */
+    public static Matrix reference(Matrix m) {
+        Objects.requireNonNull(m, "m");
+        ScalarKernel kernel = switch (m) {
+            case Fp8Matrix f -> (x, xOff, y, yOff, r0, r1) -> Fp8Matrix.matvecScalar(f, x, xOff, y, yOff, r0, r1);
+            case Fp4Matrix f -> (x, xOff, y, yOff, r0, r1) -> Fp4Matrix.matvecScalar(f, x, xOff, y, yOff, r0, r1);
+            case Bf16Matrix f -> (x, xOff, y, yOff, r0, r1) -> Bf16Matrix.matvecScalar(f, x, xOff, y, yOff, r0, r1);
+            case F32Matrix f -> (x, xOff, y, yOff, r0, r1) -> F32Matrix.matvecScalar(f, x, xOff, y, yOff, r0, r1);
+            default -> throw new IllegalArgumentException("no scalar reference for " + m.getClass().getName()
+                    + ": only the matrices Matrices.of builds have one");
+        };
+        return new ReferenceMatrix(m, kernel);
+    }
+
+    /** A {@code matvecScalar} bound to its matrix, chosen once in {@link #reference}. */
+    @FunctionalInterface
+    private interface ScalarKernel {
+        void matvec(float[] x, int xOff, float[] y, int yOff, int r0, int r1);
+    }
+
+    /** See {@link #reference}. */
+    private record ReferenceMatrix(Matrix m, ScalarKernel kernel) implements Matrix {
+
+        @Override
+        public int rows() {
+            return m.rows();
+        }
+
+        @Override
+        public int cols() {
+            return m.cols();
+        }
+
+        @Override
+        public DType dtype() {
+            return m.dtype();
+        }
+
+        @Override
+        public long bytes() {
+            return m.bytes();
+        }
+
+        @Override
+        public void matvec(float[] x, int xOff, float[] y, int yOff, int r0, int r1) {
+            kernel.matvec(x, xOff, y, yOff, r0, r1);
+        }
+
+        @Override
+        public void matmul(float[] x, int n, float[] y, int r0, int r1) {
+            checkMatmul(this, x, n, y, r0, r1);
+            int rows = m.rows(), cols = m.cols();
+            for (int t = 0; t < n; t++) {
+                kernel.matvec(x, t * cols, y, t * rows, r0, r1);
+            }
+        }
+
+        @Override
+        public void row(int r, float[] out, int off) {
+            m.row(r, out, off);
+        }
+
+        @Override
+        public float get(int r, int c) {
+            return m.get(r, c);
+        }
+    }
+
     private static void checkScale(Tensor weight, Tensor scale, long[] want) {
         if (scale == null) {
             throw new IllegalArgumentException(weight + ": a " + weight.dtype() + " weight needs a scale tensor");
