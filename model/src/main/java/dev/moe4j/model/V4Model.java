@@ -48,6 +48,7 @@ public final class V4Model implements AutoCloseable {
     private final Rope ropeSwa, ropeCmp;
     private final int maxChunk;
     private final Workspace ws;
+    private final ExpertTask experts;
     /** Weights the model derives at load (bf16 copies of wo_a with non-power-of-two scales). */
     private final Arena arena = Arena.ofShared();
     /** The one-segment batch of the single-sequence entry points. */
@@ -232,6 +233,7 @@ public final class V4Model implements AutoCloseable {
         ropeCmp = new Rope(cfg.ropeHeadDim(), cfg.compressRopeTheta(), cfg.originalSeqLen(), cfg.ropeFactor(),
                 cfg.betaFast(), cfg.betaSlow());
         ws = new Workspace(cfg, maxChunk);
+        experts = new ExpertTask(Parallel.shared().threads(), maxChunk);
         single = new Batch(maxChunk, 1);
     }
 
@@ -352,7 +354,7 @@ public final class V4Model implements AutoCloseable {
         final float[] ckv, csc, centry;
         final float[] iq, iw;
         final float[] gateLogits, selW, xe, g, u, ye;
-        final int[] sel, expertCount, expertStart, pairs;
+        final int[] sel, expertCount, expertStart, pairs, active;
         final double[] acc;
         final float[] fxq, fg, fu, fye;                                          // the fused MoE of a few rows
         final Jobs up, down;
@@ -395,9 +397,10 @@ public final class V4Model implements AutoCloseable {
             expertCount = new int[e];
             expertStart = new int[e + 1];
             pairs = new int[n * k];
-            xe = new float[n * k * d];
-            g = new float[n * k * c.moeInterDim()];
-            u = new float[n * k * c.moeInterDim()];
+            active = new int[e];
+            xe = new float[n * d];
+            g = new float[n * c.moeInterDim()];                                  // the shared expert (routed: per thread)
+            u = new float[g.length];
             ye = new float[n * k * d];
             acc = new double[c.nHeads() * hd];
             int f = Math.min(FUSED_ROWS, n), slots = f * (k + 1);             // routed pairs + the shared expert's rows
@@ -1086,26 +1089,25 @@ public final class V4Model implements AutoCloseable {
             moeFused(blk, x, n, out);
             return;
         }
-        Arrays.fill(out, 0, n * d, 0f);
+        // a prompt chunk: each routed expert whole on one thread (its matrices streamed once, no hand-off per
+        // matrix), the threads taking the active experts one at a time
+        int active = 0;
         for (int ex = 0; ex < e; ex++) {
-            int m = ws.expertCount[ex];
-            if (m == 0) {
-                continue;
+            if (ws.expertCount[ex] > 0) {
+                ws.active[active++] = ex;
             }
-            int p0 = ws.expertStart[ex];
-            for (int r = 0; r < m; r++) {
-                System.arraycopy(x, (ws.pairs[p0 + r] / k) * d, ws.xe, r * d, d);
-            }
-            expert(blk.w1[ex], blk.w2[ex], blk.w3[ex], m, p0);
-            for (int r = 0; r < m; r++) {
-                int to = (ws.pairs[p0 + r] / k) * d;
-                for (int i = 0; i < d; i++) {
-                    out[to + i] += ws.ye[r * d + i];
-                }
+        }
+        experts.set(blk, x);
+        Parallel.forEach(active, experts);
+        Arrays.fill(out, 0, n * d, 0f);
+        for (int p = 0; p < n * k; p++) {                                         // expert order
+            int to = ws.pairs[p] / k * d;
+            for (int i = 0; i < d; i++) {
+                out[to + i] += ws.ye[p * d + i];
             }
         }
         System.arraycopy(x, 0, ws.xe, 0, n * d);
-        expert(blk.sw1, blk.sw2, blk.sw3, n, -1);
+        sharedExpert(blk, n);
         for (int i = 0; i < n * d; i++) {
             out[i] = num.round(out[i] + ws.ye[i]);
         }
@@ -1261,19 +1263,103 @@ public final class V4Model implements AutoCloseable {
     }
 
     /**
-     * SwiGLU expert over the m rows of {@code ws.xe} into {@code ws.ye}: {@code w2·(w·swiglu(w1·x, w3·x))},
-     * the routing weight applied before w2 (pairs from {@code p0}; −1 = shared expert, weight 1).
+     * Routed experts of a prompt chunk, each on the thread that claims it, with that thread's own buffers:
+     * the expert's rows gathered and quantised, {@link Matrix#matmul} over all rows of w1, w3 and w2 (the
+     * same products the row-split path computes), its output rows to {@code ws.ye} at its pairs' places.
      */
-    private void expert(Matrix w1, Matrix w2, Matrix w3, int m, int p0) {
-        int inter = cfg.moeInterDim();
-        qlinear(w1, ws.xe, m, ws.g);
-        qlinear(w3, ws.xe, m, ws.u);
-        for (int r = 0; r < m; r++) {
-            double wt = p0 < 0 ? 1 : ws.selW[ws.pairs[p0 + r]];
-            for (int i = r * inter; i < (r + 1) * inter; i++) {
-                ws.g[i] = num.round(wt * Moe.swiglu(ws.g[i], ws.u[i], cfg.swigluLimit()));
+    private final class ExpertTask implements Parallel.IntRangeConsumer {
+        private Block blk;
+        private float[] x;
+        private final java.util.concurrent.atomic.AtomicReferenceArray<ExpertBuffers> free;
+
+        ExpertTask(int threads, int rows) {
+            free = new java.util.concurrent.atomic.AtomicReferenceArray<>(threads);
+            for (int i = 0; i < threads; i++) {
+                free.set(i, new ExpertBuffers(rows));
             }
         }
-        qlinear(w2, ws.g, m, ws.ye);
+
+        void set(Block blk, float[] x) {
+            this.blk = blk;
+            this.x = x;
+        }
+
+        @Override
+        public void accept(int from, int to) {
+            int slot = 0;
+            ExpertBuffers b;
+            while ((b = free.getAndSet(slot, null)) == null) {
+                slot = (slot + 1) % free.length();                 // as many sets as threads: one is free
+            }
+            try {
+                for (int i = from; i < to; i++) {
+                    run(ws.active[i], b);
+                }
+            } finally {
+                free.set(slot, b);
+            }
+        }
+
+        private void run(int ex, ExpertBuffers b) {
+            int m = ws.expertCount[ex], p0 = ws.expertStart[ex];
+            // a hash table may pick one expert twice for a token: more rows than a prompt chunk, in pieces
+            for (int r0 = 0; r0 < m; r0 += b.rows) {
+                run(ex, p0 + r0, Math.min(b.rows, m - r0), b);
+            }
+        }
+
+        /** The expert's pairs [p0, p0 + m). */
+        private void run(int ex, int p0, int m, ExpertBuffers b) {
+            int d = cfg.dim(), k = cfg.nActivatedExperts(), inter = cfg.moeInterDim();
+            for (int r = 0; r < m; r++) {
+                System.arraycopy(x, ws.pairs[p0 + r] / k * d, b.x, r * d, d);
+                if (num.quant()) {
+                    Formats.fp8FakeQuant(b.x, r * d, d, V4Config.QUANT_BLOCK);
+                }
+            }
+            blk.w1[ex].matmul(b.x, m, b.g);
+            blk.w3[ex].matmul(b.x, m, b.u);
+            num.round(b.g, 0, m * inter);
+            num.round(b.u, 0, m * inter);
+            for (int r = 0; r < m; r++) {
+                double wt = ws.selW[ws.pairs[p0 + r]];
+                for (int i = r * inter; i < (r + 1) * inter; i++) {
+                    b.g[i] = num.round(wt * Moe.swiglu(b.g[i], b.u[i], cfg.swigluLimit()));
+                }
+                if (num.quant()) {
+                    Formats.fp8FakeQuant(b.g, r * inter, inter, V4Config.QUANT_BLOCK);
+                }
+            }
+            blk.w2[ex].matmul(b.g, m, b.y);
+            num.round(b.y, 0, m * d);
+            System.arraycopy(b.y, 0, ws.ye, p0 * d, m * d);
+        }
+    }
+
+    /** One thread's buffers for {@link ExpertTask}: up to {@code rows} token rows of one expert. */
+    private final class ExpertBuffers {
+        final int rows;
+        final float[] x, g, u, y;
+
+        ExpertBuffers(int rows) {
+            this.rows = rows;
+            x = new float[rows * cfg.dim()];
+            g = new float[rows * cfg.moeInterDim()];
+            u = new float[g.length];
+            y = new float[x.length];
+        }
+    }
+
+    /**
+     * The shared expert over the n rows of {@code ws.xe} into {@code ws.ye}: {@code w2·swiglu(w1·x, w3·x)},
+     * each matrix split by rows over the thread pool.
+     */
+    private void sharedExpert(Block blk, int n) {
+        qlinear(blk.sw1, ws.xe, n, ws.g);
+        qlinear(blk.sw3, ws.xe, n, ws.u);
+        for (int i = 0; i < n * cfg.moeInterDim(); i++) {
+            ws.g[i] = num.round(Moe.swiglu(ws.g[i], ws.u[i], cfg.swigluLimit()));
+        }
+        qlinear(blk.sw2, ws.g, n, ws.ye);
     }
 }

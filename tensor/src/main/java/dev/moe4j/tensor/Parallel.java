@@ -47,6 +47,11 @@ public final class Parallel implements AutoCloseable {
         shared().run(n, body);
     }
 
+    /** {@code shared().runEach(n, body)}. */
+    public static void forEach(int n, IntRangeConsumer body) {
+        shared().runEach(n, body);
+    }
+
     static int configuredThreads() {
         String p = System.getProperty("moe4j.threads");
         if (p == null || p.isBlank()) {
@@ -97,6 +102,19 @@ public final class Parallel implements AutoCloseable {
 
     /** Calls {@code body} on disjoint contiguous ranges that together cover [0, n), in parallel. */
     public void run(int n, IntRangeConsumer body) {
+        run(n, body, false);
+    }
+
+    /**
+     * As {@link #run}, but the indexes are claimed one at a time (ranges of one, or the whole range when
+     * the call runs on the caller alone): for items of uneven size (the experts of a prompt chunk), where a
+     * thread that finishes early should take the next item rather than wait for a share of them.
+     */
+    public void runEach(int n, IntRangeConsumer body) {
+        run(n, body, true);
+    }
+
+    private void run(int n, IntRangeConsumer body, boolean each) {
         if (n < 0) {
             throw new IllegalArgumentException("negative range size " + n);
         }
@@ -113,7 +131,7 @@ public final class Parallel implements AutoCloseable {
         try {
             this.body = body;
             this.size = n;
-            this.chunks = Math.min(n, threads() * CHUNKS_PER_THREAD);
+            this.chunks = each ? n : Math.min(n, threads() * CHUNKS_PER_THREAD);
             this.caller = Thread.currentThread();
             nextChunk.set(0);
             pending.set(workers.length);

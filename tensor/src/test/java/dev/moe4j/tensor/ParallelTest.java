@@ -47,6 +47,25 @@ class ParallelTest {
     }
 
     @Test
+    void runEachHandsOutOneIndexAtATime() {
+        try (Parallel p = new Parallel(2)) {
+            for (int n : new int[] {0, 1, 2, 5, 300}) {
+                AtomicIntegerArray hits = new AtomicIntegerArray(n);
+                AtomicInteger calls = new AtomicInteger();
+                p.runEach(n, (from, to) -> {
+                    assertEquals(1, to - from, "one index per claim");
+                    calls.incrementAndGet();
+                    hits.incrementAndGet(from);
+                });
+                for (int i = 0; i < n; i++) {
+                    assertEquals(1, hits.get(i), "index " + i);
+                }
+                assertEquals(n, calls.get());
+            }
+        }
+    }
+
+    @Test
     void usesTheWorkers() {
         try (Parallel p = new Parallel(4)) {
             var names = ConcurrentHashMap.<String>newKeySet();
