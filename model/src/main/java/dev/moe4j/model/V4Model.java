@@ -907,9 +907,17 @@ public final class V4Model implements AutoCloseable {
         }
         // grouped output projection: z_g = wo_a[g]·o_g (bf16 GEMM, no activation quantisation), then wo_b
         int g = cfg.oGroups(), olr = cfg.oLoraRank(), gw = qw / g;
-        for (int r = 0; r < n; r++) {
+        if (n == 1) {
             for (int k = 0; k < g; k++) {
-                matvecRows(blk.woA, ws.o, r * qw + k * gw, ws.z, r * g * olr, 1, k * olr, (k + 1) * olr);
+                matvecRows(blk.woA, ws.o, k * gw, ws.z, 0, 1, k * olr, (k + 1) * olr);
+            }
+        } else {
+            // group k of every row gathered into [n, gw], so the group's weights are read once for all rows
+            for (int k = 0; k < g; k++) {
+                for (int r = 0; r < n; r++) {
+                    System.arraycopy(ws.o, r * qw + k * gw, ws.xq, r * gw, gw);
+                }
+                matvecRows(blk.woA, ws.xq, 0, ws.z, 0, n, k * olr, (k + 1) * olr);      // z: [n, g·olr]
             }
         }
         num.round(ws.z, 0, n * g * olr);
