@@ -92,21 +92,26 @@ public final class Fp4Matrix implements Matrix {
         float[] xp = Scratch.take(cols);
         arrange(lanes, x, xOff, cols, xp, 0);
         int perRow = cols / BLOCK;
-        boolean odd = oddScales(scale, (long) r0 * perRow, (long) (r1 - r0) * perRow);
+        rowsOf(xp, 0, y, yOff, r0, r1, oddScales(scale, (long) r0 * perRow, (long) (r1 - r0) * perRow));
+        Scratch.give(xp);
+    }
+
+    /** Rows [r0, r1) against the input arranged at {@code xp[pOff ..]}; row r to {@code y[yOff + r]}. */
+    private void rowsOf(float[] xp, int pOff, float[] y, int yOff, int r0, int r1, boolean odd) {
+        int perRow = cols / BLOCK;
         // rows r and r + half together: two memory streams, and each input vector loaded once for both
         int half = odd ? 0 : (r1 - r0) / 2;
         for (int r = r0; r < r0 + half; r++) {
             int q = r + half;
             dot2(lanes, w, (long) r * (cols / 2), (long) q * (cols / 2), cols, scale, (long) r * perRow,
-                    (long) q * perRow, xp, 0, y, yOff + r, yOff + q);
+                    (long) q * perRow, xp, pOff, y, yOff + r, yOff + q);
         }
         for (int r = r0 + 2 * half; r < r1; r++) {
             long off = (long) r * (cols / 2), sOff = (long) r * perRow;
             y[yOff + r] = odd && oddScales(scale, sOff, perRow)
-                    ? dotOdd(lanes, w, off, cols, scale, sOff, xp, 0)
-                    : dot(lanes, w, off, cols, scale, sOff, xp, 0);
+                    ? dotOdd(lanes, w, off, cols, scale, sOff, xp, pOff)
+                    : dot(lanes, w, off, cols, scale, sOff, xp, pOff);
         }
-        Scratch.give(xp);
     }
 
     /**
@@ -129,7 +134,7 @@ public final class Fp4Matrix implements Matrix {
         }
         int tot = n * cols;
         boolean odd = oddScales(scale, (long) r0 * perRow, (long) (r1 - r0) * perRow);
-        for (int rb = r0; rb < r1; rb += ROW_BLOCK) {
+        for (int rb = r0; rb < r1 && n >= TILE; rb += ROW_BLOCK) {
             int re = Math.min(r1, rb + ROW_BLOCK), t = 0;
             // TILE inputs at a time: over column blocks whose inputs stay in the L1 cache, all rows of the block
             for (; t + TILE <= n; t += TILE) {
@@ -154,14 +159,11 @@ public final class Fp4Matrix implements Matrix {
                     }
                 }
             }
-            for (; t < n; t++) {
-                for (int r = rb; r < re; r++) {
-                    long off = (long) r * (cols / 2), sOff = (long) r * perRow;
-                    y[t * rows + r] = odd && oddScales(scale, sOff, perRow)
-                            ? dotOdd(lanes, w, off, cols, scale, sOff, xp, t * cols)
-                            : dot(lanes, w, off, cols, scale, sOff, xp, t * cols);
-                }
-            }
+        }
+        // the inputs after the last whole tile (an expert's one to three tokens): as matvec does, two rows far
+        // apart at a time (two memory streams)
+        for (int t = n - n % TILE; t < n; t++) {
+            rowsOf(xp, t * cols, y, t * rows, r0, r1, odd);
         }
         Scratch.give(xp);
     }
