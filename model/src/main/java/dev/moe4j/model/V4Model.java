@@ -357,7 +357,7 @@ public final class V4Model implements AutoCloseable {
         final int[] sel, expertCount, expertStart, pairs, active;
         final double[] acc;
         final float[] fxq, fg, fu, fye;                                          // the fused MoE of a few rows
-        final Jobs up, down;
+        final Jobs up, down, groups;
         final int[] pos;                                                         // position of every row
 
         Workspace(V4Config c, int n) {
@@ -410,6 +410,7 @@ public final class V4Model implements AutoCloseable {
             fye = new float[slots * d];
             up = new Jobs(2 * (f * k + 1), 2 * slots);
             down = new Jobs(f * k + 1, slots);
+            groups = new Jobs(c.oGroups(), c.oGroups());
             pos = new int[n];
         }
     }
@@ -908,9 +909,14 @@ public final class V4Model implements AutoCloseable {
         // grouped output projection: z_g = wo_a[g]·o_g (bf16 GEMM, no activation quantisation), then wo_b
         int g = cfg.oGroups(), olr = cfg.oLoraRank(), gw = qw / g;
         if (n == 1) {
+            // the groups as one parallel region (one hand-off, not g)
+            Jobs groups = ws.groups;
+            groups.clear();
             for (int k = 0; k < g; k++) {
-                matvecRows(blk.woA, ws.o, k * gw, ws.z, 0, 1, k * olr, (k + 1) * olr);
+                groups.job(blk.woA, k * olr, (k + 1) * olr, ws.o, ws.z);
+                groups.input(k * gw, 0);
             }
+            groups.run();
         } else {
             // group k of every row gathered into [n, gw], so the group's weights are read once for all rows
             for (int k = 0; k < g; k++) {
@@ -1213,7 +1219,7 @@ public final class V4Model implements AutoCloseable {
     static final class Jobs implements Parallel.IntRangeConsumer {
         private final Matrix[] w;
         private final float[][] x, y;
-        private final int[] firstInput, rowStart;
+        private final int[] firstInput, rowStart, rowBase;
         private final int[] xOff, yOff;
         private int jobs, inputs;
 
@@ -1223,6 +1229,7 @@ public final class V4Model implements AutoCloseable {
             y = new float[maxJobs][];
             firstInput = new int[maxJobs + 1];
             rowStart = new int[maxJobs + 1];
+            rowBase = new int[maxJobs];
             xOff = new int[maxInputs];
             yOff = new int[maxInputs];
         }
@@ -1235,11 +1242,17 @@ public final class V4Model implements AutoCloseable {
 
         /** A matrix whose inputs (added next) are rows of {@code x}, its outputs rows of {@code y}. */
         void job(Matrix m, float[] in, float[] out) {
+            job(m, 0, m.rows(), in, out);
+        }
+
+        /** As {@link #job(Matrix, float[], float[])} for the rows [r0, r1) of m only. */
+        void job(Matrix m, int r0, int r1, float[] in, float[] out) {
             w[jobs] = m;
+            rowBase[jobs] = r0;
             x[jobs] = in;
             y[jobs] = out;
             firstInput[jobs] = inputs;
-            rowStart[jobs + 1] = rowStart[jobs] + m.rows();
+            rowStart[jobs + 1] = rowStart[jobs] + r1 - r0;
             jobs++;
             firstInput[jobs] = inputs;
         }
@@ -1264,7 +1277,7 @@ public final class V4Model implements AutoCloseable {
             for (int j = 0; j < jobs && rowStart[j] < to; j++) {
                 int r0 = Math.max(from, rowStart[j]) - rowStart[j], r1 = Math.min(to, rowStart[j + 1]) - rowStart[j];
                 for (int i = firstInput[j]; i < firstInput[j + 1] && r0 < r1; i++) {
-                    w[j].matvec(x[j], xOff[i], y[j], yOff[i], r0, r1);
+                    w[j].matvec(x[j], xOff[i], y[j], yOff[i], rowBase[j] + r0, rowBase[j] + r1);
                 }
             }
         }
