@@ -48,6 +48,8 @@ public final class V4Model implements AutoCloseable {
     private final Rope ropeSwa, ropeCmp;
     private final int maxChunk;
     private final Workspace ws;
+    /** The plain scalar kernels everywhere: weight matrices and attention ({@code --reference}). */
+    private final boolean reference;
     private final ExpertTask experts;
     /** Weights the model derives at load (bf16 copies of wo_a with non-power-of-two scales). */
     private final Arena arena = Arena.ofShared();
@@ -201,6 +203,7 @@ public final class V4Model implements AutoCloseable {
     // ================================================================== loading
 
     private V4Model(TensorSource src, V4Config cfg, Numerics num, int maxChunk, boolean reference) {
+        this.reference = reference;
         this.cfg = cfg;
         this.num = num;
         this.src = src;
@@ -356,6 +359,7 @@ public final class V4Model implements AutoCloseable {
         final float[] gateLogits, selW, xe, g, u, ye;
         final int[] sel, expertCount, expertStart, pairs, active;
         final double[] acc;
+        final float[] accF;
         final float[] fxq, fg, fu, fye;                                          // the fused MoE of a few rows
         final Jobs up, down, groups;
         final int[] pos;                                                         // position of every row
@@ -403,6 +407,7 @@ public final class V4Model implements AutoCloseable {
             u = new float[g.length];
             ye = new float[n * k * d];
             acc = new double[c.nHeads() * hd];
+            accF = new float[acc.length];
             int f = Math.min(FUSED_ROWS, n), slots = f * (k + 1);             // routed pairs + the shared expert's rows
             fxq = new float[f * d + slots * c.moeInterDim()];
             fg = new float[slots * c.moeInterDim()];
@@ -461,8 +466,13 @@ public final class V4Model implements AutoCloseable {
             int hd = cfg.headDim(), rd = cfg.ropeHeadDim(), qw = cfg.nHeads() * hd, cols = ls.colOff.length;
             for (int hh = h0; hh < h1; hh++) {
                 int o = r * qw + hh * hd;
-                SparseAttention.attend(ws.q, o, hd, ls.colRows, ls.colOff, nc, scale, blk.sink[hh], num.tilelang(),
-                        ls.scores, hh * cols, ws.acc, hh * hd, ws.o, o);
+                if (reference) {
+                    SparseAttention.attend(ws.q, o, hd, ls.colRows, ls.colOff, nc, scale, blk.sink[hh],
+                            num.tilelang(), ls.scores, hh * cols, ws.acc, hh * hd, ws.o, o);
+                } else {
+                    SparseAttention.attendVector(ws.q, o, hd, ls.colRows, ls.colOff, nc, scale, blk.sink[hh],
+                            num.tilelang(), ls.scores, hh * cols, ws.accF, hh * hd, ws.o, o);
+                }
                 num.round(ws.o, o, hd);
                 Rope.rotate(ws.o, o + hd - rd, cs, r * rd, rd, true);
                 num.round(ws.o, o + hd - rd, rd);

@@ -72,6 +72,48 @@ class KernelSectionsTest {
                 double[] want = KernelGoldens.doubles(a.get(tilelang ? "out_tilelang" : "out_exact").get(h));
                 // the golden rounds the output to bf16 (half an ulp ≈ 2e-3 relative); ours before rounding
                 close(want, o, 4e-3, (tilelang ? "tilelang" : "exact") + " head " + h);
+                float[] ov = new float[d];
+                SparseAttention.attendVector(KernelGoldens.floats(q.get(h)), 0, d, rows, off, idx.length, scale, sink[h],
+                        tilelang, new float[idx.length], 0, new float[d], 0, ov, 0);
+                close(want, ov, 4e-3, "vector " + (tilelang ? "tilelang" : "exact") + " head " + h);
+            }
+        }
+    }
+
+    /** The vector twin against the scalar one on random heads: masks, several tiles, a width not of whole vectors. */
+    @Test
+    void sparseAttentionVectorMatchesScalar() {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(11);
+        for (int d : new int[]{64, 72, 512}) {
+            for (int nc : new int[]{1, 63, 150}) {
+                float[] q = new float[d + 5];
+                for (int i = 0; i < q.length; i++) {
+                    q[i] = (float) rnd.nextGaussian();
+                }
+                float[] kv = new float[nc * d + 3];
+                for (int i = 0; i < kv.length; i++) {
+                    kv[i] = (float) rnd.nextGaussian();
+                }
+                float[][] rows = new float[nc][];
+                int[] off = new int[nc];
+                for (int c = 0; c < nc; c++) {
+                    rows[c] = c % 7 == 3 ? null : kv;                       // some masked entries
+                    off[c] = 3 + c * d;
+                }
+                for (boolean tilelang : new boolean[]{false, true}) {
+                    float[] want = new float[d + 2], got = new float[d + 2];
+                    float scale = (float) (1 / Math.sqrt(d));
+                    SparseAttention.attend(q, 5, d, rows, off, nc, scale, 0.3f, tilelang, new float[nc + 4], 4,
+                            new double[d + 1], 1, want, 2);
+                    SparseAttention.attendVector(q, 5, d, rows, off, nc, scale, 0.3f, tilelang, new float[nc + 4], 4,
+                            new float[d + 1], 1, got, 2);
+                    double[] w = new double[d + 2];
+                    for (int i = 0; i < w.length; i++) {
+                        w[i] = want[i];
+                    }
+                    assertEquals(0f, got[0], "nothing written before the output");
+                    close(w, got, 1e-5, "d " + d + " nc " + nc + (tilelang ? " tilelang" : " exact"));
+                }
             }
         }
     }
