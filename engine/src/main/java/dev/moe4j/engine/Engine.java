@@ -6,6 +6,7 @@ import dev.moe4j.model.V4Config;
 import dev.moe4j.model.V4Model;
 import dev.moe4j.model.V4State;
 
+import java.util.Arrays;
 import java.util.function.IntPredicate;
 
 /**
@@ -98,7 +99,7 @@ public final class Engine implements AutoCloseable {
             out[n[0]++] = tok;
             return true;
         });
-        return java.util.Arrays.copyOf(out, n[0]);
+        return Arrays.copyOf(out, n[0]);
     }
 
     /**

@@ -18,6 +18,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * The DeepSeek V4 forward pass (V4-Flash / V4-Pro), in the order of the official
@@ -447,12 +448,12 @@ public final class V4Model implements AutoCloseable {
      */
     private final class HeadTask implements Parallel.IntRangeConsumer {
         Block blk;
-        V4State.LayerState ls;
+        LayerState ls;
         int r, nc;
         float scale;
         float[] cs;
 
-        void set(Block blk, V4State.LayerState ls, int r, int nc, float scale, float[] cs) {
+        void set(Block blk, LayerState ls, int r, int nc, float scale, float[] cs) {
             this.blk = blk;
             this.ls = ls;
             this.r = r;
@@ -1301,10 +1302,10 @@ public final class V4Model implements AutoCloseable {
     private final class ExpertTask implements Parallel.IntRangeConsumer {
         private Block blk;
         private float[] x;
-        private final java.util.concurrent.atomic.AtomicReferenceArray<ExpertBuffers> free;
+        private final AtomicReferenceArray<ExpertBuffers> free;
 
         ExpertTask(int threads, int rows) {
-            free = new java.util.concurrent.atomic.AtomicReferenceArray<>(threads);
+            free = new AtomicReferenceArray<>(threads);
             for (int i = 0; i < threads; i++) {
                 free.set(i, new ExpertBuffers(rows));
             }
