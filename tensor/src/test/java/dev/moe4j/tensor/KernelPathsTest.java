@@ -119,18 +119,20 @@ class KernelPathsTest {
     void matmulOverRowBlocksAndTiles(Kind kind) {
         Random rnd = new Random(31);
         try (Arena arena = Arena.ofConfined()) {
-            int rows = 71, cols = kind.fp4() ? 1088 : 1100, n = 9;
+            int rows = 71, cols = kind.fp4() ? 1088 : 1100;
             Matrix m = TestWeights.matrix(arena, kind, rows, cols, rnd, null);
-            float[] xs = TestWeights.gaussian(rnd, n * cols);
-            checkMatmul(m, xs, n, kind.toString());
-            float[] want = new float[n * rows], part = new float[n * rows];
-            m.matmul(xs, n, want);
-            java.util.Arrays.fill(part, Float.NaN);
-            m.matmul(xs, n, part, 3, 68);
-            for (int t = 0; t < n; t++) {
-                for (int r = 0; r < rows; r++) {
-                    assertEquals(r >= 3 && r < 68 ? want[t * rows + r] : Float.NaN, part[t * rows + r],
-                            kind + " t=" + t + " row " + r);
+            for (int n : new int[] {7, 9}) {                           // tiles of 4 and a rest of 3 or 1
+                float[] xs = TestWeights.gaussian(rnd, n * cols);
+                checkMatmul(m, xs, n, kind.toString());
+                float[] want = new float[n * rows], part = new float[n * rows];
+                m.matmul(xs, n, want);
+                java.util.Arrays.fill(part, Float.NaN);
+                m.matmul(xs, n, part, 3, 68);
+                for (int t = 0; t < n; t++) {
+                    for (int r = 0; r < rows; r++) {
+                        assertEquals(r >= 3 && r < 68 ? want[t * rows + r] : Float.NaN, part[t * rows + r],
+                                kind + " n=" + n + " t=" + t + " row " + r);
+                    }
                 }
             }
         }
