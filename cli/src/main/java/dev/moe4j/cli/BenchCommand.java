@@ -42,7 +42,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--gen", defaultValue = "32", description = "Decode tokens (default ${DEFAULT-VALUE}).")
     int gen;
 
-    @Option(names = "--threads", description = "Worker threads (default: available processors).")
+    @Option(names = "--threads", description = "Threads for the kernels (default: one per physical core).")
     Integer threads;
 
     @Option(names = "--repeat", defaultValue = "3", description = "Measured runs after one warm-up (default ${DEFAULT-VALUE}).")

@@ -1,5 +1,10 @@
 package dev.moe4j.tensor;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -37,7 +42,10 @@ public final class Parallel implements AutoCloseable {
         static final Parallel POOL = new Parallel(configuredThreads());
     }
 
-    /** The process-wide pool: system property {@code moe4j.threads}, else the number of available processors. */
+    /**
+     * The process-wide pool: system property {@code moe4j.threads}, else one thread per physical core the
+     * process may use ({@link #physicalCores}).
+     */
     public static Parallel shared() {
         return Shared.POOL;
     }
@@ -55,7 +63,7 @@ public final class Parallel implements AutoCloseable {
     static int configuredThreads() {
         String p = System.getProperty("moe4j.threads");
         if (p == null || p.isBlank()) {
-            return Runtime.getRuntime().availableProcessors();
+            return physicalCores(Runtime.getRuntime().availableProcessors(), siblingLists());
         }
         try {
             int t = Integer.parseInt(p.strip());
@@ -67,6 +75,41 @@ public final class Parallel implements AutoCloseable {
         }
         throw new IllegalArgumentException("system property moe4j.threads must be a positive integer, got '" + p
                 + "'");
+    }
+
+    /**
+     * Threads for the kernels: the available processors divided by the hardware threads per core. The
+     * decode step streams weights and the prefill keeps the FMA units busy: two threads on one core's SMT
+     * siblings share both, so they add hand-offs and cache pressure, not speed.
+     *
+     * @param available processors this process may use (affinity and container limits applied)
+     * @param siblings  each online CPU's list of hardware threads of its core (Linux
+     *                  {@code topology/thread_siblings_list}, e.g. "0,8" or "0-1"); empty when unknown
+     */
+    static int physicalCores(int available, List<String> siblings) {
+        if (siblings.isEmpty()) {
+            return available;
+        }
+        long cores = siblings.stream().map(String::strip).distinct().count();
+        int perCore = (int) Math.max(1, Math.round((double) siblings.size() / cores));
+        return Math.max(1, available / perCore);
+    }
+
+    /** Linux's per-CPU sibling lists; empty elsewhere or when unreadable. */
+    private static List<String> siblingLists() {
+        List<String> out = new ArrayList<>();
+        Path cpus = Path.of("/sys/devices/system/cpu");
+        try (var dirs = Files.newDirectoryStream(cpus, "cpu[0-9]*")) {
+            for (Path d : dirs) {
+                Path f = d.resolve("topology/thread_siblings_list");
+                if (Files.isReadable(f)) {
+                    out.add(Files.readString(f));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return List.of();
+        }
+        return out;
     }
 
     private final Worker[] workers;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.util.Random;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -44,6 +45,18 @@ class ParallelTest {
                 }
             }
         }
+    }
+
+    @Test
+    void onePoolThreadPerPhysicalCore() {
+        assertEquals(2, Parallel.physicalCores(2, List.of("0", "1")), "no SMT");
+        assertEquals(4, Parallel.physicalCores(8, List.of("0,4", "1,5", "2,6", "3,7", "0,4", "1,5", "2,6", "3,7")));
+        assertEquals(8, Parallel.physicalCores(16, List.of("0-1", "0-1", "2-3", "2-3", "4-5", "4-5", "6-7", "6-7",
+                "8-9", "8-9", "10-11", "10-11", "12-13", "12-13", "14-15", "14-15")));
+        assertEquals(2, Parallel.physicalCores(4, List.of("0,4", "1,5", "2,6", "3,7", "0,4", "1,5", "2,6", "3,7")),
+                "a container allowed 4 of 8 hardware threads");
+        assertEquals(1, Parallel.physicalCores(1, List.of("0,1", "0,1")));
+        assertEquals(6, Parallel.physicalCores(6, List.of()), "topology unknown: the available processors");
     }
 
     @Test
