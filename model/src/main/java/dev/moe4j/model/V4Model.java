@@ -33,9 +33,9 @@ public final class V4Model implements AutoCloseable {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    /** Products smaller than this many multiply-adds run on the calling thread (a pool hand-off is ~10 µs). */
     /** Up to this many rows (decode steps, small batches) the experts run as two fused regions ({@link #moeFused}). */
     private static final int FUSED_ROWS = 8;
+    /** Products smaller than this many multiply-adds run on the calling thread (a pool hand-off is ~10 µs). */
     private static final long PARALLEL_MIN_MACS = Long.getLong("moe4j.parallelMinMacs", 1 << 18);
 
     private final V4Config cfg;
@@ -1124,17 +1124,35 @@ public final class V4Model implements AutoCloseable {
         }
         experts.set(blk, x);
         Parallel.forEach(active, experts);
-        Arrays.fill(out, 0, n * d, 0f);
-        for (int p = 0; p < n * k; p++) {                                         // expert order
-            int to = ws.pairs[p] / k * d;
-            for (int i = 0; i < d; i++) {
-                out[to + i] += ws.ye[p * d + i];
-            }
-        }
+        addRouted(ws.ye, n, out);
         System.arraycopy(x, 0, ws.xe, 0, n * d);
         sharedExpert(blk, n);
-        for (int i = 0; i < n * d; i++) {
-            out[i] = num.round(out[i] + ws.ye[i]);
+        addShared(ws.ye, 0, n, out);
+    }
+
+    /** {@code out} = each token's routed expert rows of {@code ye} (pair order, i.e. expert order) summed. */
+    private void addRouted(float[] ye, int n, float[] out) {
+        int d = cfg.dim(), k = cfg.nActivatedExperts();
+        Arrays.fill(out, 0, n * d, 0f);
+        for (int p = 0; p < n * k; p++) {
+            int to = ws.pairs[p] / k * d;
+            for (int i = 0; i < d; i++) {
+                out[to + i] += ye[p * d + i];
+            }
+        }
+    }
+
+    /** {@code out} += the shared expert's rows at {@code shared[off ..]}, rounded: the MoE's output. */
+    private void addShared(float[] shared, int off, int n, float[] out) {
+        for (int i = 0; i < n * cfg.dim(); i++) {
+            out[i] = num.round(out[i] + shared[off + i]);
+        }
+    }
+
+    /** {@code g[off ..+ len] = w · swiglu(g, u)}, rounded as the official code materialises it. */
+    private void swiglu(float[] g, float[] u, int off, int len, double w) {
+        for (int i = off; i < off + len; i++) {
+            g[i] = num.round(w * Moe.swiglu(g[i], u[i], cfg.swigluLimit()));
         }
     }
 
@@ -1143,8 +1161,8 @@ public final class V4Model implements AutoCloseable {
      * as one parallel region, then every w2 as a second, instead of three regions per expert: at one token
      * an expert matrix is a few hundred microseconds of streaming, so each hand-off and final wait counts.
      * The rows are quantised once (every expert of a token reads the same FP8 activations), and every
-     * (row, expert) gets exactly the operations of {@link #expert}, so the result is bit for bit the one
-     * of the per-expert path (prefill == decode).
+     * (row, expert) gets exactly the operations of the prompt-chunk path ({@link ExpertTask},
+     * {@link #sharedExpert}), so the result is bit for bit the same (prefill == decode).
      */
     private void moeFused(Block blk, float[] x, int n, float[] out) {
         int d = cfg.dim(), k = cfg.nActivatedExperts(), inter = cfg.moeInterDim(), e = cfg.nRoutedExperts();
@@ -1185,9 +1203,7 @@ public final class V4Model implements AutoCloseable {
         float[] gIn = num.quant() ? ws.fxq : ws.fg;
         for (int p = 0; p < slots; p++) {
             double wt = p < shared ? ws.selW[ws.pairs[p]] : 1;
-            for (int i = p * inter; i < (p + 1) * inter; i++) {
-                ws.fg[i] = num.round(wt * Moe.swiglu(ws.fg[i], ws.fu[i], cfg.swigluLimit()));
-            }
+            swiglu(ws.fg, ws.fu, p * inter, inter, wt);
             if (num.quant()) {
                 System.arraycopy(ws.fg, p * inter, gIn, gq + p * inter, inter);
                 Formats.fp8FakeQuant(gIn, gq + p * inter, inter, V4Config.QUANT_BLOCK);
@@ -1210,16 +1226,8 @@ public final class V4Model implements AutoCloseable {
         }
         down.run();
         num.round(ws.fye, 0, slots * d);
-        Arrays.fill(out, 0, n * d, 0f);
-        for (int p = 0; p < shared; p++) {                                       // expert order, as the per-expert path
-            int to = ws.pairs[p] / k * d;
-            for (int i = 0; i < d; i++) {
-                out[to + i] += ws.fye[p * d + i];
-            }
-        }
-        for (int i = 0; i < n * d; i++) {
-            out[i] = num.round(out[i] + ws.fye[shared * d + i]);
-        }
+        addRouted(ws.fye, n, out);
+        addShared(ws.fye, shared * d, n, out);
     }
 
     /**
@@ -1355,9 +1363,7 @@ public final class V4Model implements AutoCloseable {
             num.round(b.u, 0, m * inter);
             for (int r = 0; r < m; r++) {
                 double wt = ws.selW[ws.pairs[p0 + r]];
-                for (int i = r * inter; i < (r + 1) * inter; i++) {
-                    b.g[i] = num.round(wt * Moe.swiglu(b.g[i], b.u[i], cfg.swigluLimit()));
-                }
+                swiglu(b.g, b.u, r * inter, inter, wt);
                 if (num.quant()) {
                     Formats.fp8FakeQuant(b.g, r * inter, inter, V4Config.QUANT_BLOCK);
                 }
@@ -1389,9 +1395,7 @@ public final class V4Model implements AutoCloseable {
     private void sharedExpert(Block blk, int n) {
         qlinear(blk.sw1, ws.xe, n, ws.g);
         qlinear(blk.sw3, ws.xe, n, ws.u);
-        for (int i = 0; i < n * cfg.moeInterDim(); i++) {
-            ws.g[i] = num.round(Moe.swiglu(ws.g[i], ws.u[i], cfg.swigluLimit()));
-        }
+        swiglu(ws.g, ws.u, 0, n * cfg.moeInterDim(), 1);
         qlinear(blk.sw2, ws.g, n, ws.ye);
     }
 }
