@@ -416,12 +416,21 @@ public final class Scheduler implements AutoCloseable {
         int k = q.r.params().topLogprobs();
         int[] topIds = k == 0 ? NO_IDS : new int[k];
         float[] topLps = k == 0 ? NO_LOGPROBS : new float[k];
-        double lse = Sampler.logSumExp(rowLogits, off, vocab);
-        Sampler.top(rowLogits, off, vocab, topIds);
-        for (int i = 0; i < k; i++) {
-            topLps[i] = (float) (rowLogits[off + topIds[i]] - lse);
-        }
+        double lse = alternatives(rowLogits, off, topIds, topLps);
         q.sink.onPromptToken(at, (float) (rowLogits[off + q.prompt[at]] - lse), topIds, topLps);
+    }
+
+    /**
+     * The log-normaliser of a logits row, and its most likely tokens with their log-probabilities into
+     * {@code topIds}/{@code topLps} (as many as they hold): the model's own, before penalties and temperature.
+     */
+    private double alternatives(float[] row, int off, int[] topIds, float[] topLps) {
+        double lse = Sampler.logSumExp(row, off, vocab);
+        Sampler.top(row, off, vocab, topIds);
+        for (int i = 0; i < topIds.length; i++) {
+            topLps[i] = (float) (row[off + topIds[i]] - lse);
+        }
+        return lse;
     }
 
     /** Samples the next token of slot s from its logits row and hands it to the sink. */
@@ -433,12 +442,7 @@ public final class Scheduler implements AutoCloseable {
         float[] topLps = p.topLogprobs() == 0 ? NO_LOGPROBS : new float[p.topLogprobs()];
         double lse = 0;
         if (wantLp) {
-            // log-probabilities of the model itself: raw logits, before penalties and temperature
-            lse = Sampler.logSumExp(logits, off, vocab);
-            Sampler.top(logits, off, vocab, topIds);
-            for (int i = 0; i < topIds.length; i++) {
-                topLps[i] = (float) (logits[off + topIds[i]] - lse);
-            }
+            lse = alternatives(logits, off, topIds, topLps);
         }
         for (int i = 0; i < s.nSeen; i++) {
             int id = s.seen[i];
