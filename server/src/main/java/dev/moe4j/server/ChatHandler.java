@@ -84,23 +84,22 @@ final class ChatHandler {
     /** Reads the generation to its end, probing the connection while it runs. */
     private static Generation.Finished drain(Generation g, ChatAnswer answer, Whole whole)
             throws InterruptedException, IOException {
-        boolean running = false;
         while (true) {
-            switch (g.next(Whole.PROBE_MILLIS)) {
+            Generation.Event e = g.next(Whole.PROBE_MILLIS);
+            switch (e) {
                 case Generation.Token t -> answer.token(t);
                 case Generation.Finished end -> {
                     answer.finish(end.tail());
                     return end;
                 }
-                case Generation.Started s -> running = true;
+                case Generation.Started s -> {
+                }
                 case Generation.PromptToken p -> {
                 }
                 case null -> {
                 }
             }
-            if (running) {
-                whole.probe();
-            }
+            whole.after(e);
         }
     }
 

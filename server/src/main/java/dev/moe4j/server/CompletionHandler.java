@@ -89,10 +89,10 @@ final class CompletionHandler {
     private static void whole(Call call, Generation g, Text text, ChatHandler.Reply reply)
             throws IOException, InterruptedException {
         Whole whole = new Whole(call);
-        boolean running = false;
         try {
             while (true) {
-                switch (g.next(Whole.PROBE_MILLIS)) {
+                Generation.Event ev = g.next(Whole.PROBE_MILLIS);
+                switch (ev) {
                     case Generation.Token t -> text.add(t);
                     case Generation.PromptToken p -> text.score(p);
                     case Generation.Finished end -> {
@@ -109,13 +109,12 @@ final class CompletionHandler {
                         whole.send(200, o);
                         return;
                     }
-                    case Generation.Started s -> running = true;
+                    case Generation.Started s -> {
+                    }
                     case null -> {
                     }
                 }
-                if (running) {
-                    whole.probe();
-                }
+                whole.after(ev);
             }
         } catch (IOException e) {
             g.cancel();                                                       // the client left: free its slot

@@ -28,8 +28,21 @@ final class Whole {
         this.call = call;
     }
 
-    /** While the generation runs: writes a newline when the last write is a probe interval old. */
-    void probe() throws IOException {
+    private boolean running;
+
+    /**
+     * After each event of the generation (or a wait without one, {@code null}): once it runs, a newline
+     * whenever the last write is a probe interval old. Queued, nothing is sent (a queue timeout keeps its
+     * own status).
+     */
+    void after(Generation.Event e) throws IOException {
+        running |= e instanceof Generation.Started;
+        if (running) {
+            probe();
+        }
+    }
+
+    private void probe() throws IOException {
         long now = System.nanoTime();
         if (out == null) {
             if (last == 0) {
