@@ -37,8 +37,11 @@ public final class V4Model implements AutoCloseable {
     private static final int FUSED_ROWS = 8;
     /** Products smaller than this many multiply-adds run on the calling thread (a pool hand-off is ~10 µs). */
     private static final long PARALLEL_MIN_MACS = Long.getLong("moe4j.parallelMinMacs", 1 << 18);
-    /** What an element-wise step (a rounding, a SwiGLU, an FP8 round trip) costs, in multiply-adds. */
-    private static final int ELEMENT_MACS = 16;
+    /**
+     * What an element-wise step in scalar code (a rounding, a SwiGLU, an FP8 round trip, an mHC mix) costs in
+     * multiply-adds of a vector kernel: ~3 ns against ~20 GMAC/s per core.
+     */
+    private static final int ELEMENT_MACS = 64;
 
     private final V4Config cfg;
     private final Numerics num;
@@ -775,15 +778,12 @@ public final class V4Model implements AutoCloseable {
      */
     private void hcPost(int n) {
         int d = cfg.dim();
-        if ((long) n * d * cfg.hcMult() * (cfg.hcMult() + 1) < PARALLEL_MIN_MACS) {
-            postTask.accept(0, n * d);
-        } else {
-            Parallel.forRange(n * d, postTask);
-        }
+        elementwise(postTask, n * d, 1);
     }
 
     private final Parallel.IntRangeConsumer postTask = this::hcPostRange;
     private final FusedSteps fused = new FusedSteps();
+    private final HeadSteps headSteps = new HeadSteps();
 
     /** {@link #hcPost} of the elements [a, b) of the rows [n, dim]: new streams via h2, then back to h. */
     private void hcPostRange(int a, int b) {
@@ -876,14 +876,8 @@ public final class V4Model implements AutoCloseable {
         qlinear(blk.wqA, x, n, ws.qa);
         rmsnorm(ws.qa, 0, n, cfg.qLoraRank(), blk.qNorm);
         qlinear(blk.wqB, ws.qa, n, ws.q);                                        // [n, H, hd]
-        for (int r = 0; r < n; r++) {
-            for (int hh = 0; hh < h; hh++) {
-                int o = r * qw + hh * hd;
-                headNorm(ws.q, o, hd);
-                Rope.rotate(ws.q, o + hd - rd, cs, r * rd, rd, false);
-                num.round(ws.q, o + hd - rd, rd);
-            }
-        }
+        headSteps.cs = cs;
+        elementwise(headSteps.qTask, n * h, hd);
         // kv = kv_norm(wkv·x), one latent per token; RoPE on its tail, FP8 fake-quant of the rest
         qlinear(blk.wkv, x, n, ws.kv);                                           // [n, hd]
         rmsnorm(ws.kv, 0, n, hd, blk.kvNorm);
@@ -1049,11 +1043,49 @@ public final class V4Model implements AutoCloseable {
      * FP4 fake-quant per head; {@code w = weights_proj·x · (ihd·IH)^-½}.
      */
     private void indexerQueries(Block blk, float[] x, int n, float[] cs) {
-        int ih = cfg.indexNHeads(), ihd = cfg.indexHeadDim(), rd = cfg.ropeHeadDim();
+        int ih = cfg.indexNHeads(), ihd = cfg.indexHeadDim();
         qlinear(blk.idxWqB, ws.qa, n, ws.iq);                                    // [n, IH, ihd]
-        for (int r = 0; r < n; r++) {
-            for (int hh = 0; hh < ih; hh++) {
-                int o = (r * ih + hh) * ihd;
+        headSteps.cs = cs;
+        elementwise(headSteps.indexTask, n * ih, ihd);
+        matmul(blk.idxWproj, x, n, ws.iw);                                       // [n, IH]
+        num.round(ws.iw, 0, n * ih);
+        float wscale = (float) (Math.pow(ihd, -0.5) * Math.pow(ih, -0.5));
+        for (int i = 0; i < n * ih; i++) {
+            ws.iw[i] = num.round(ws.iw[i] * wscale);
+        }
+    }
+
+    /** {@code task} over [0, count) items of {@code width} elements each: on the pool when worth a hand-off. */
+    private void elementwise(Parallel.IntRangeConsumer task, int count, int width) {
+        if ((long) count * width * ELEMENT_MACS < PARALLEL_MIN_MACS) {
+            task.accept(0, count);
+        } else {
+            Parallel.forRange(count, task);
+        }
+    }
+
+    /**
+     * The per-(row, head) steps after the query projections, by ranges of row·heads + head: the attention
+     * query's head norm and RoPE, the indexer query's RoPE, Hadamard rotation and FP4 round trip.
+     */
+    private final class HeadSteps {
+        final Parallel.IntRangeConsumer qTask = this::q, indexTask = this::index;
+        float[] cs;
+
+        void q(int a, int b) {
+            int h = cfg.nHeads(), hd = cfg.headDim(), rd = cfg.ropeHeadDim();
+            for (int e = a; e < b; e++) {
+                int r = e / h, o = e * hd;                                       // [n, H, hd]
+                headNorm(ws.q, o, hd);
+                Rope.rotate(ws.q, o + hd - rd, cs, r * rd, rd, false);
+                num.round(ws.q, o + hd - rd, rd);
+            }
+        }
+
+        void index(int a, int b) {
+            int ih = cfg.indexNHeads(), ihd = cfg.indexHeadDim(), rd = cfg.ropeHeadDim();
+            for (int e = a; e < b; e++) {
+                int r = e / ih, o = e * ihd;                                     // [n, IH, ihd]
                 Rope.rotate(ws.iq, o + ihd - rd, cs, r * rd, rd, false);
                 num.round(ws.iq, o + ihd - rd, rd);
                 Formats.hadamard(ws.iq, o, ihd);
@@ -1062,12 +1094,6 @@ public final class V4Model implements AutoCloseable {
                     Formats.fp4FakeQuant(ws.iq, o, ihd, V4Config.FP4_BLOCK);
                 }
             }
-        }
-        matmul(blk.idxWproj, x, n, ws.iw);                                       // [n, IH]
-        num.round(ws.iw, 0, n * ih);
-        float wscale = (float) (Math.pow(ihd, -0.5) * Math.pow(ih, -0.5));
-        for (int i = 0; i < n * ih; i++) {
-            ws.iw[i] = num.round(ws.iw[i] * wscale);
         }
     }
 
@@ -1235,11 +1261,7 @@ public final class V4Model implements AutoCloseable {
         fused.n = n;
         fused.out = out;
         // the SwiGLU and w2 input of each (row, expert): ~0.1 ms per layer at one token on one thread
-        if ((long) slots * inter * ELEMENT_MACS < PARALLEL_MIN_MACS) {
-            fused.glu(0, slots);
-        } else {
-            Parallel.forEach(slots, fused.gluTask);
-        }
+        elementwise(fused.gluTask, slots, inter);
         down.clear();
         for (int ex = 0; ex < e; ex++) {
             int m = ws.expertCount[ex], p0 = ws.expertStart[ex];
@@ -1256,11 +1278,7 @@ public final class V4Model implements AutoCloseable {
             down.input(gq + (shared + t) * inter, (shared + t) * d);
         }
         down.run();
-        if ((long) slots * d * ELEMENT_MACS < PARALLEL_MIN_MACS) {
-            fused.sum(0, d);
-        } else {
-            Parallel.forRange(d, fused.sumTask);
-        }
+        elementwise(fused.sumTask, d, slots);
     }
 
     /**
