@@ -15,16 +15,16 @@ import java.util.concurrent.locks.LockSupport;
  * {@link Matrix}: {@code Parallel.forRange(m.rows(), (r0, r1) -> m.matvec(x, 0, y, 0, r0, r1))}. One region
  * may cover several independent matrices (say an expert's w1 and w3 rows), which halves the hand-offs.
  *
- * <p>{@link #run} splits [0, n) into contiguous chunks, a few per thread, which the calling thread and the
- * workers claim one at a time, and returns when all are done; the caller works too, so {@code threads}
- * counts it. Hand-off costs no allocation: the task sits in fields published by a volatile generation
- * counter; idle workers spin on it for 0.2 ms (longer than the serial work between two matvecs of a decode
- * step, while an idle engine stops burning CPU soon) and then park until the next task unparks them; the
- * caller waits for the workers the same way.
+ * <p>{@link #run} splits [0, n) into contiguous ranges, claimed by the calling thread and the workers as they
+ * come free, long ones first and ever shorter ones after ({@link #MIN_CLAIMS_PER_THREAD}), and returns when
+ * all are done; the caller works too, so {@code threads} counts it. Hand-off costs no allocation: the task
+ * sits in fields published by a volatile generation counter; idle workers spin on it for 0.2 ms (longer than
+ * the serial work between two matvecs of a decode step, while an idle engine stops burning CPU soon) and then
+ * park until the next task unparks them; the caller waits for the workers the same way.
  *
  * <p>One region at a time: a call made while the pool is busy (from a task body, or from another thread)
  * runs its whole range on the calling thread. An exception thrown by the body on any thread is rethrown to
- * the caller once every chunk has finished or been abandoned.
+ * the caller once every range has finished or been abandoned.
  */
 public final class Parallel implements AutoCloseable {
 
@@ -35,8 +35,14 @@ public final class Parallel implements AutoCloseable {
     }
 
     private static final long SPIN_NANOS = 200_000;
-    /** Chunks per thread: late or slower threads take fewer; each claim costs one atomic increment. */
-    private static final int CHUNKS_PER_THREAD = 4;
+    /**
+     * Guided claims: each takes the unclaimed rest divided by the thread count, but at least 1/(threads ·
+     * this) of the range. The first claims are long (a thread streams a long run of weight rows, which the
+     * prefetchers like) and the last short (threads finish together): a v4-flash-slice2-v1k decode step
+     * took ~7 % less time than with four equal chunks per thread (23.3 against 25.0 ms, 10th percentile of
+     * the steps, two threads).
+     */
+    private static final int MIN_CLAIMS_PER_THREAD = 16;
 
     private static final class Shared {
         static final Parallel POOL = new Parallel(configuredThreads());
@@ -114,13 +120,13 @@ public final class Parallel implements AutoCloseable {
 
     private final Worker[] workers;
     private final AtomicBoolean busy = new AtomicBoolean();
-    private final AtomicInteger nextChunk = new AtomicInteger();
+    private final AtomicInteger claimed = new AtomicInteger();
     private final AtomicInteger pending = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
 
     // the current task: written before the volatile increment of generation, read after reading it
     private IntRangeConsumer body;
-    private int size, chunks;
+    private int size, grain, share;
     private Thread caller;
 
     private volatile int generation;
@@ -174,9 +180,10 @@ public final class Parallel implements AutoCloseable {
         try {
             this.body = body;
             this.size = n;
-            this.chunks = each ? n : Math.min(n, threads() * CHUNKS_PER_THREAD);
+            this.grain = each ? 1 : Math.max(1, n / (threads() * MIN_CLAIMS_PER_THREAD));
+            this.share = each ? Integer.MAX_VALUE : threads();
             this.caller = Thread.currentThread();
-            nextChunk.set(0);
+            claimed.set(0);
             pending.set(workers.length);
             failure.set(null);
             generation++;                                    // publishes the task (volatile write)
@@ -205,13 +212,17 @@ public final class Parallel implements AutoCloseable {
 
     private void work() {
         IntRangeConsumer b = body;
-        int n = size, c = chunks;
-        for (int k; (k = nextChunk.getAndIncrement()) < c; ) {
+        int n = size, g = grain, s = share;
+        for (int from; (from = claimed.get()) < n; ) {
+            int take = Math.min(n - from, Math.max(g, (n - from) / s));
+            if (!claimed.compareAndSet(from, from + take)) {
+                continue;
+            }
             try {
-                b.accept((int) ((long) k * n / c), (int) ((long) (k + 1) * n / c));
+                b.accept(from, from + take);
             } catch (Throwable t) {
                 failure.compareAndSet(null, t);
-                nextChunk.set(c);                            // abandon the chunks nobody has claimed
+                claimed.set(n);                            // abandon the ranges nobody has claimed
             }
         }
     }

@@ -59,6 +59,21 @@ class ParallelTest {
         assertEquals(6, Parallel.physicalCores(6, List.of()), "topology unknown: the available processors");
     }
 
+    /**
+     * Guided claims: each the unclaimed rest over the thread count, at least n/32 with two threads. The sizes
+     * depend only on where each claim starts, so whichever thread takes them they are these.
+     */
+    @Test
+    void claimsShrinkFromHalfTheRangeToAGrain() {
+        try (Parallel p = new Parallel(2)) {
+            List<Integer> sizes = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            p.run(1000, (from, to) -> sizes.add(to - from));
+            List<Integer> sorted = new java.util.ArrayList<>(sizes);
+            sorted.sort(java.util.Comparator.reverseOrder());
+            assertEquals(List.of(500, 250, 125, 62, 31, 31, 1), sorted);
+        }
+    }
+
     @Test
     void runEachHandsOutOneIndexAtATime() {
         try (Parallel p = new Parallel(2)) {
@@ -117,9 +132,12 @@ class ParallelTest {
     @Test
     void nestedAndConcurrentCallsRunOnTheCaller() throws Exception {
         try (Parallel p = new Parallel(3)) {
-            AtomicInteger inner = new AtomicInteger();
-            p.run(8, (from, to) -> p.run(10, (a, b) -> inner.addAndGet(b - a)));
-            assertEquals(8 * 10, inner.get(), "8 chunks of one, each running a nested range of 10 inline");
+            AtomicInteger inner = new AtomicInteger(), outer = new AtomicInteger();
+            p.run(8, (from, to) -> {
+                outer.incrementAndGet();
+                p.run(10, (a, b) -> inner.addAndGet(b - a));
+            });
+            assertEquals(outer.get() * 10, inner.get(), "each outer range running a nested range of 10 inline");
 
             AtomicInteger total = new AtomicInteger();
             Thread[] callers = new Thread[4];
