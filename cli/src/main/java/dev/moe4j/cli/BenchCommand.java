@@ -75,13 +75,15 @@ final class BenchCommand implements Callable<Integer> {
             for (int i = 0; i < ids.length; i++) ids[i] = 2 + r.nextInt(e.config().vocabSize() - 2);
             // the whole prompt twice: a JVM's first prefill runs ~4x slower while C2 compiles the many-row
             // kernels, its second still ~10 % slower (v4-flash-slice2, 64 tokens: 5.2 s, 1.34 s, then 1.2 s)
+            long[] steps = new long[repeat * gen];                               // every decode step's ns
             bar.step("warm-up", () -> {
-                run(e, m, ids, prompt, Math.min(gen, 8));
-                return run(e, m, ids, prompt, Math.min(gen, 8));
+                run(e, m, ids, prompt, Math.min(gen, 8), steps, 0);
+                return run(e, m, ids, prompt, Math.min(gen, 8), steps, 0);
             });
             double[] pre = new double[repeat], dec = new double[repeat];
             for (int k = 0; k < repeat; k++) {
-                double[] t = bar.step("run " + (k + 1) + "/" + repeat, () -> run(e, m, ids, prompt, gen));
+                int at = k * gen;
+                double[] t = bar.step("run " + (k + 1) + "/" + repeat, () -> run(e, m, ids, prompt, gen, steps, at));
                 pre[k] = prompt / t[0];
                 dec[k] = gen / t[1];
             }
@@ -100,6 +102,7 @@ final class BenchCommand implements Callable<Integer> {
             out.put("repeat", repeat);
             out.put("prefill_tps", stats(pre));
             out.put("decode_tps", stats(dec));
+            out.put("decode_step_ms", percentiles(steps));
             out.put("weight_bytes_per_token", perToken);
             out.put("decode_gbps", decMedian * perToken / 1e9);
             out.put("memory_bandwidth_gbps", bw[0]);
@@ -112,19 +115,25 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Seconds of one prefill of {@code p} tokens and of {@code g} decode steps on a fresh sequence. */
-    private static double[] run(Engine e, V4Model m, int[] ids, int p, int g) {
+    /**
+     * Seconds of one prefill of {@code p} tokens and of {@code g} decode steps on a fresh sequence; each step's
+     * nanoseconds to {@code steps[at ..]}.
+     */
+    private static double[] run(Engine e, V4Model m, int[] ids, int p, int g, long[] steps, int at) {
         V4State st = e.newState();
         float[] logits = new float[e.config().vocabSize()];
         int[] one = new int[1];
         long t0 = System.nanoTime();
         m.forward(ids, p, st, logits, false, null);
-        long t1 = System.nanoTime();
+        long t1 = System.nanoTime(), last = t1;
         for (int i = 0; i < g; i++) {
             one[0] = ids[p + i];
             m.forward(one, 1, st, logits, false, null);
+            long now = System.nanoTime();
+            steps[at + i] = now - last;
+            last = now;
         }
-        long t2 = System.nanoTime();
+        long t2 = last;
         return new double[]{(t1 - t0) / 1e9, (t2 - t1) / 1e9};
     }
 
@@ -135,6 +144,20 @@ final class BenchCommand implements Callable<Integer> {
         m.put("median", median(v));
         m.put("min", s[0]);
         m.put("max", s[s.length - 1]);
+        return m;
+    }
+
+    /**
+     * 10th, 50th and 90th percentile of the decode steps in ms: on a shared machine whose neighbours take
+     * bandwidth now and then, the 10th percentile moves least between runs.
+     */
+    private static Map<String, Double> percentiles(long[] ns) {
+        long[] s = ns.clone();
+        Arrays.sort(s);
+        Map<String, Double> m = new LinkedHashMap<>();
+        for (int q : new int[]{10, 50, 90}) {
+            m.put("p" + q, s.length == 0 ? 0 : s[Math.min(s.length - 1, s.length * q / 100)] / 1e6);
+        }
         return m;
     }
 
@@ -224,6 +247,9 @@ final class BenchCommand implements Callable<Integer> {
                 out.get("model"), out.get("numerics"), out.get("kernels"), out.get("threads"), prompt, gen, repeat);
         System.out.printf("prefill  %8.2f t/s  (min %.2f, max %.2f)%n", p.get("median"), p.get("min"), p.get("max"));
         System.out.printf("decode   %8.2f t/s  (min %.2f, max %.2f)%n", d.get("median"), d.get("min"), d.get("max"));
+        @SuppressWarnings("unchecked") Map<String, Double> q = (Map<String, Double>) out.get("decode_step_ms");
+        System.out.printf("decode step %.2f ms p10 (%.1f t/s), %.2f ms p50, %.2f ms p90%n", q.get("p10"),
+                1000 / q.get("p10"), q.get("p50"), q.get("p90"));
         System.out.printf("weights read per decode token  %.3f GB -> %.2f GB/s%n",
                 (long) out.get("weight_bytes_per_token") / 1e9, out.get("decode_gbps"));
         System.out.printf("memory bandwidth (measured)    read %.2f GB/s, copy %.2f GB/s -> roofline ratio %.1f %%%n",

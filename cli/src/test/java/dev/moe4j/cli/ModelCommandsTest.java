@@ -131,6 +131,9 @@ class ModelCommandsTest {
             assertTrue(j.get(k).asDouble() > 0, k);
         }
         assertTrue(j.has("peak_rss_bytes"));
+        JsonNode q = j.get("decode_step_ms");
+        assertTrue(q.get("p10").asDouble() > 0 && q.get("p10").asDouble() <= q.get("p50").asDouble()
+                && q.get("p50").asDouble() <= q.get("p90").asDouble(), q.toString());
         assertEquals("", r.err().replaceAll("(?m)^WARNING.*$", "").strip(), "no progress bar with --json");
     }
 
