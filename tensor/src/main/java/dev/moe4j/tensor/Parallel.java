@@ -18,9 +18,9 @@ import java.util.concurrent.locks.LockSupport;
  * <p>{@link #run} splits [0, n) into contiguous ranges, claimed by the calling thread and the workers as they
  * come free, long ones first and ever shorter ones after ({@link #MIN_CLAIMS_PER_THREAD}), and returns when
  * all are done; the caller works too, so {@code threads} counts it. Hand-off costs no allocation: the task
- * sits in fields published by a volatile generation counter; idle workers spin on it for 0.2 ms (longer than
- * the serial work between two matvecs of a decode step, while an idle engine stops burning CPU soon) and then
- * park until the next task unparks them; the caller waits for the workers the same way.
+ * sits in fields published by a volatile generation counter; idle workers spin on it for {@link #SPIN_NANOS}
+ * (longer than the serial work between two regions of a decode step, while an idle engine stops burning CPU
+ * soon) and then park until the next task unparks them; the caller waits for the workers the same way.
  *
  * <p>One region at a time: a call made while the pool is busy (from a task body, or from another thread)
  * runs its whole range on the calling thread. An exception thrown by the body on any thread is rethrown to
@@ -34,7 +34,13 @@ public final class Parallel implements AutoCloseable {
         void accept(int from, int to);
     }
 
-    private static final long SPIN_NANOS = 200_000;
+    /**
+     * 3 ms: a parked worker on this kind of VM (2 vCPUs, KVM) took 16-64 µs to wake, and a few times per
+     * decode step 1-4 ms, while its share of the region waited. With 0.2 ms a v4-flash-slice2-v1k decode step
+     * (42 regions) parked the worker about twice and lost ~1 ms to late starts; with 3 ms it never parked within
+     * a step and the median step fell from 23.2-27.3 to 22.3-22.9 ms (four alternating runs each, two threads).
+     */
+    private static final long SPIN_NANOS = 3_000_000;
     /**
      * Guided claims: each takes the unclaimed rest divided by the thread count, but at least 1/(threads ·
      * this) of the range. The first claims are long (a thread streams a long run of weight rows, which the
