@@ -18,9 +18,10 @@ import java.util.concurrent.locks.LockSupport;
  * <p>{@link #run} splits [0, n) into contiguous ranges, claimed by the calling thread and the workers as they
  * come free, long ones first and ever shorter ones after ({@link #MIN_CLAIMS_PER_THREAD}), and returns when
  * all are done; the caller works too, so {@code threads} counts it. Hand-off costs no allocation: the task
- * sits in fields published by a volatile generation counter; idle workers spin on it for {@link #SPIN_NANOS}
- * (longer than the serial work between two regions of a decode step, while an idle engine stops burning CPU
- * soon) and then park until the next task unparks them; the caller waits for the workers the same way.
+ * sits in fields published by a volatile generation counter; idle workers spin on it for {@link #SPIN_NANOS},
+ * then yield their core between checks up to {@link #YIELD_NANOS} (longer than the serial work between two
+ * regions of a decode step, while an idle engine stops burning CPU soon) and then park until the next task
+ * unparks them; the caller waits for the workers the same way.
  *
  * <p>One region at a time: a call made while the pool is busy (from a task body, or from another thread)
  * runs its whole range on the calling thread. An exception thrown by the body on any thread is rethrown to
@@ -34,13 +35,19 @@ public final class Parallel implements AutoCloseable {
         void accept(int from, int to);
     }
 
+    /** Busy waiting (a spin hint between checks) before yielding. */
+    private static final long SPIN_NANOS = 200_000;
     /**
-     * 3 ms: a parked worker on this kind of VM (2 vCPUs, KVM) took 16-64 µs to wake, and a few times per
-     * decode step 1-4 ms, while its share of the region waited. With 0.2 ms a v4-flash-slice2-v1k decode step
-     * (42 regions) parked the worker about twice and lost ~1 ms to late starts; with 3 ms it never parked within
-     * a step and the median step fell from 23.2-27.3 to 22.3-22.9 ms (four alternating runs each, two threads).
+     * Waiting with {@code Thread.yield()} between checks, before parking: a parked worker on this kind of VM (2
+     * vCPUs, KVM) took 16-64 µs to wake, and a few times per decode step 1-4 ms, while its share of the region
+     * waited. Parking after 0.2 ms, a v4-flash-slice2-v1k decode step (42 regions, two threads) parked the
+     * worker about twice and started it late by ~1 ms in all (instrumented pool); waiting 3 ms it never parked
+     * within a step. The median step was 22.3-22.9 against 23.2-27.3 ms in four alternating runs, though not
+     * distinguishable from the noise in three later ones. Busy for all 3 ms, the worker also kept the JIT's
+     * compiler threads off one of the two cores (a test's warm-up then ended before C2 had compiled the
+     * kernels, in one run out of three); yielding leaves them the core.
      */
-    private static final long SPIN_NANOS = 3_000_000;
+    private static final long YIELD_NANOS = 3_000_000;
     /**
      * Guided claims: each takes the unclaimed rest divided by the thread count, but at least 1/(threads ·
      * this) of the range. The first claims are long (a thread streams a long run of weight rows, which the
@@ -233,12 +240,23 @@ public final class Parallel implements AutoCloseable {
         }
     }
 
+    /** One turn of a wait that began at {@code since}: a spin hint, or a yield, or false when it is time to park. */
+    private static boolean waitTurn(long since) {
+        long waited = System.nanoTime() - since;
+        if (waited < SPIN_NANOS) {
+            Thread.onSpinWait();
+        } else if (waited < YIELD_NANOS) {
+            Thread.yield();
+        } else {
+            return false;
+        }
+        return true;
+    }
+
     private void awaitWorkers() {
-        long deadline = System.nanoTime() + SPIN_NANOS;
+        long since = System.nanoTime();
         while (pending.get() != 0) {
-            if (System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-            } else {
+            if (!waitTurn(since)) {
                 callerParked = true;                         // then re-check: a worker reads it after its decrement
                 if (pending.get() != 0) {
                     LockSupport.park(this);
@@ -281,12 +299,10 @@ public final class Parallel implements AutoCloseable {
         }
 
         private int awaitTask(int seen) {
-            long deadline = System.nanoTime() + SPIN_NANOS;
+            long since = System.nanoTime();
             int g;
             while ((g = generation) == seen && !closed) {
-                if (System.nanoTime() < deadline) {
-                    Thread.onSpinWait();
-                } else {
+                if (!waitTurn(since)) {
                     parked = true;                           // then re-check: run() reads it after publishing
                     if (generation == seen && !closed) {
                         LockSupport.park(this);
