@@ -76,6 +76,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Prices per 1M tokens by model: {\"NAME\": {\"input_cache_hit\": …, \"input_cache_miss\": …, \"output\": …}}.")
     Path prices;
 
+    @Option(names = "--no-warmup",
+            description = "Skip the warm-up generation before serving (the first request then runs on code the JIT has not compiled yet).")
+    boolean noWarmup;
+
     @Override
     public Integer call() throws Exception {
         PrintStream err = System.err;
@@ -89,7 +93,7 @@ final class ServeCommand implements Callable<Integer> {
         Engine engine = null;
         err.printf("moe4j: listening on http://%s:%d (/health answers 503 until the model is ready)%n",
                 server.host(), server.port());
-        try (StepProgress progress = StepProgress.start("moe4j: loading", 4, true)) {
+        try (StepProgress progress = StepProgress.start("moe4j: loading", noWarmup ? 4 : 5, true)) {
             Tokenizer tok = progress.step("tokenizer", this::tokenizer);
             ModelSource src = progress.step("checkpoint", model::source);
             Engine e = engine = progress.step("weights", () -> Engine.load(src, model.engineOptions()));
@@ -98,6 +102,9 @@ final class ServeCommand implements Callable<Integer> {
                         + e.config().vocabSize() + " embedding rows: they do not belong together");
             }
             Scheduler scheduler = progress.step("caches", () -> new Scheduler(e, sched));
+            if (!noWarmup) {
+                progress.step("warm-up", e::warmUp);
+            }
             progress.done();
             String name = servedName != null ? servedName : src.name();
             server.ready(name, tok, Backend.of(scheduler));

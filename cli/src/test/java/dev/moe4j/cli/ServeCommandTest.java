@@ -18,6 +18,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -56,12 +57,16 @@ class ServeCommandTest {
                 "--tokenizer", Fixtures.dir("fixtures/tokenizer/deepseek-v3").toString());
     }
 
-    @Test
-    void servesTheDemoAndEndsStreamsOnSigterm() throws Exception {
+    /** A started {@code serve} process: its port, and its stderr up to the line that says it serves. */
+    private record Started(Process process, int port, String log) {
+    }
+
+    private static Started start(String... options) throws Exception {
         String java = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-cp",
-                System.getProperty("java.class.path"), Main.class.getName(), "serve", "--port", "0", "--max-running", "1")
-                .start();
+        List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "-cp",
+                System.getProperty("java.class.path"), Main.class.getName(), "serve", "--port", "0"));
+        cmd.addAll(List.of(options));
+        Process p = new ProcessBuilder(cmd).start();
         BlockingQueue<String> err = new LinkedBlockingQueue<>();
         Thread.ofVirtual().start(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8))) {
@@ -70,24 +75,49 @@ class ServeCommandTest {
                 // the process is gone
             }
         });
-        try {
-            int port = -1;
-            StringBuilder log = new StringBuilder();
-            Pattern listening = Pattern.compile("listening on http://127\\.0\\.0\\.1:(\\d+)");
-            while (!log.toString().contains("serving 'demo'")) {
-                String line = err.poll(60, TimeUnit.SECONDS);
-                assertTrue(line != null, "no startup line; stderr so far:\n" + log);
-                log.append(line).append('\n');
-                Matcher m = listening.matcher(line);
-                if (m.find()) {
-                    port = Integer.parseInt(m.group(1));
-                }
+        int port = -1;
+        StringBuilder log = new StringBuilder();
+        Pattern listening = Pattern.compile("listening on http://127\\.0\\.0\\.1:(\\d+)");
+        while (!log.toString().contains("serving 'demo'")) {
+            String line = err.poll(60, TimeUnit.SECONDS);
+            if (line == null) {
+                p.destroyForcibly();
+                throw new AssertionError("no startup line; stderr so far:\n" + log);
             }
-            // stderr is a pipe here: the loading bar is one line per step
-            List<String> steps = log.toString().lines().filter(l -> l.startsWith("moe4j: loading"))
-                    .map(l -> l.replaceFirst(".*\\] (\\d+/\\d+) \\([0-9:]+\\) ", "$1 ")).toList();
-            assertEquals(List.of("0/4 tokenizer", "1/4 checkpoint", "2/4 weights", "3/4 caches", "4/4 done"), steps,
-                    log.toString());
+            log.append(line).append('\n');
+            Matcher m = listening.matcher(line);
+            if (m.find()) {
+                port = Integer.parseInt(m.group(1));
+            }
+        }
+        return new Started(p, port, log.toString());
+    }
+
+    /** The loading steps as the bar printed them (stderr is a pipe here: one line per step). */
+    private static List<String> steps(String log) {
+        return log.lines().filter(l -> l.startsWith("moe4j: loading"))
+                .map(l -> l.replaceFirst(".*\\] (\\d+/\\d+) \\([0-9:]+\\) ", "$1 ")).toList();
+    }
+
+    @Test
+    void noWarmupSkipsTheWarmUpStep() throws Exception {
+        Started started = start("--no-warmup");
+        try {
+            assertEquals(List.of("0/4 tokenizer", "1/4 checkpoint", "2/4 weights", "3/4 caches", "4/4 done"),
+                    steps(started.log()), started.log());
+        } finally {
+            started.process().destroyForcibly();
+        }
+    }
+
+    @Test
+    void servesTheDemoAndEndsStreamsOnSigterm() throws Exception {
+        Started started = start("--max-running", "1");
+        Process p = started.process();
+        try {
+            int port = started.port();
+            assertEquals(List.of("0/5 tokenizer", "1/5 checkpoint", "2/5 weights", "3/5 caches", "4/5 warm-up",
+                    "5/5 done"), steps(started.log()), started.log());
             HttpResponse<String> health = HttpClient.newHttpClient().send(
                     HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health")).build(),
                     HttpResponse.BodyHandlers.ofString());
