@@ -6,7 +6,6 @@ import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class WarmUpTest {
 
@@ -25,8 +24,7 @@ class WarmUpTest {
             fresh = e.generate(prompt, p);
         }
         try (Engine e = load(4096)) {
-            long ms = e.warmUp();
-            assertTrue(ms >= 0, "warm-up time " + ms);
+            e.warmUp();
             assertArrayEquals(fresh, e.generate(prompt, p));
         }
         assertEquals(12, fresh.length);
