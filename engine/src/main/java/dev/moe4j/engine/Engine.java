@@ -98,8 +98,8 @@ public final class Engine implements AutoCloseable {
      * Runs a generation nobody sees (a 32-token prompt, then 16 tokens greedily, EOS ignored, on a state of
      * its own) so that the JIT compiles the forward pass before the first real request: on the
      * v4-flash-slice2-v1k slice (2 threads) the first chat request after start (16 tokens) took 6.6 s without
-     * it and 1.6 s after it, 0.5 s for the next ones; the warm-up itself took ~8 s. It leaves nothing behind (the state is dropped; no cache or counter of this engine is touched). Returns
-     * the milliseconds it took.
+     * it and 1.6 s after it, 0.5 s for the next ones; the warm-up itself took ~8 s. It leaves nothing behind
+     * (the state is dropped; no cache or counter of this engine is touched). Returns the milliseconds it took.
      */
     public long warmUp() {
         long t0 = System.nanoTime();
