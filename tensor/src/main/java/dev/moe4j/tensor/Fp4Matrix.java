@@ -115,6 +115,25 @@ public final class Fp4Matrix implements Matrix {
     }
 
     /**
+     * {@link #rowsOf} for the two inputs arranged at {@code xp[pOff ..]} and {@code xp[pOff + cols ..]} ({@link
+     * #dot2x2}: each weight decoded once for both), results to {@code y[yOff + r]} and {@code y[yOff + rows + r]};
+     * for rows without a scale byte of 0 or 255.
+     */
+    private void rowsOf2(float[] xp, int pOff, float[] y, int yOff, int r0, int r1) {
+        int perRow = cols / BLOCK, half = (r1 - r0) / 2;
+        for (int r = r0; r < r0 + half; r++) {
+            int q = r + half;
+            dot2x2(lanes, w, (long) r * (cols / 2), (long) q * (cols / 2), cols, scale, (long) r * perRow,
+                    (long) q * perRow, xp, pOff, pOff + cols, y, yOff + r, yOff + q, rows);
+        }
+        for (int r = r0 + 2 * half; r < r1; r++) {                                // an odd count's last row
+            long off = (long) r * (cols / 2), sOff = (long) r * perRow;
+            y[yOff + r] = dot(lanes, w, off, cols, scale, sOff, xp, pOff);
+            y[yOff + rows + r] = dot(lanes, w, off, cols, scale, sOff, xp, pOff + cols);
+        }
+    }
+
+    /**
      * Tiles of two weight rows × {@value #TILE} input rows ({@link #dot2x4}): each weight is decoded once per
      * tile and each input vector loaded once for both rows, and each (row, input) gets exactly the operations
      * of {@link #dot}, so the results are bit for bit those of matvec. Row blocks keep their weights in L2
@@ -161,8 +180,12 @@ public final class Fp4Matrix implements Matrix {
             }
         }
         // the inputs after the last whole tile (an expert's one to three tokens): as matvec does, two rows far
-        // apart at a time (two memory streams)
-        for (int t = n - n % TILE; t < n; t++) {
+        // apart at a time (two memory streams), and two inputs at a time where there are two
+        int t = n - n % TILE;
+        for (; t + 1 < n && !odd; t += 2) {
+            rowsOf2(xp, t * cols, y, t * rows, r0, r1);
+        }
+        for (; t < n; t++) {
             rowsOf(xp, t * cols, y, t * rows, r0, r1, odd);
         }
         Scratch.give(xp);
@@ -408,6 +431,84 @@ public final class Fp4Matrix implements Matrix {
         }
         y[yA] = sumA;
         y[yB] = sumB;
+    }
+
+    /**
+     * {@link #dot} of rows A and B with the inputs at {@code xp[p0 ..]} and {@code xp[p1 ..]}: each weight decoded
+     * once for both inputs and each input vector loaded once for both rows, every (row, input) getting exactly
+     * dot's operations; results to {@code y[yA]}, {@code y[yB]} and, for the second input, {@code y[yA + yStride]},
+     * {@code y[yB + yStride]}. A loop over the nibble positions, as in {@link #dot2x4}. Two inputs through it
+     * ran at 22.5-25.5 GMAC/s against 17.6 through {@link #dot2} twice, one Zen 4 core, weights from DRAM.
+     */
+    static void dot2x2(Lanes v, MemorySegment w, long offA, long offB, int cols, MemorySegment s, long sOffA,
+            long sOffB, float[] xp, int p0, int p1, float[] y, int yA, int yB, int yStride) {
+        VectorSpecies<Float> fs = v.floats();
+        VectorSpecies<Integer> is = v.ints();
+        VectorSpecies<Short> ps = v.pairs();
+        int lanes = fs.length(), chunk = 8 * lanes, whole = cols - cols % chunk;
+        ShortVector ta = v.e2m1Bf16A(), tb = v.e2m1Bf16B();
+        FloatVector tA0 = FloatVector.zero(fs), tA1 = tA0, tB0 = tA0, tB1 = tA0;
+        for (int c0 = 0; c0 < whole; c0 += chunk) {
+            ShortVector pa = ShortVector.fromMemorySegment(ps, w, offA + c0 / 2, ByteOrder.LITTLE_ENDIAN);
+            ShortVector pb = ShortVector.fromMemorySegment(ps, w, offB + c0 / 2, ByteOrder.LITTLE_ENDIAN);
+            IntVector ua = pa.selectFrom(ta, tb).reinterpretAsInts(), ub = pb.selectFrom(ta, tb).reinterpretAsInts();
+            FloatVector wa = ua.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector wb = ub.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector x0 = FloatVector.fromArray(fs, xp, p0 + c0), x1 = FloatVector.fromArray(fs, xp, p1 + c0);
+            FloatVector a0 = wa.mul(x0), a1 = wa.mul(x1), b0 = wb.mul(x0), b1 = wb.mul(x1);
+            for (int k = 0; k < 4; k++) {
+                if (k > 0) {                 // the low halves of nibble k (k = 0's are the products above)
+                    ua = pa.lanewise(VectorOperators.LSHR, 4 * k).selectFrom(ta, tb).reinterpretAsInts();
+                    ub = pb.lanewise(VectorOperators.LSHR, 4 * k).selectFrom(ta, tb).reinterpretAsInts();
+                    wa = ua.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                    wb = ub.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                    x0 = FloatVector.fromArray(fs, xp, p0 + c0 + k * lanes);
+                    x1 = FloatVector.fromArray(fs, xp, p1 + c0 + k * lanes);
+                    a0 = wa.fma(x0, a0);
+                    a1 = wa.fma(x1, a1);
+                    b0 = wb.fma(x0, b0);
+                    b1 = wb.fma(x1, b1);
+                }
+                wa = ua.and(0xFFFF0000).reinterpretAsFloats();          // the high halves of nibble k
+                wb = ub.and(0xFFFF0000).reinterpretAsFloats();
+                x0 = FloatVector.fromArray(fs, xp, p0 + c0 + (4 + k) * lanes);
+                x1 = FloatVector.fromArray(fs, xp, p1 + c0 + (4 + k) * lanes);
+                a0 = wa.fma(x0, a0);
+                a1 = wa.fma(x1, a1);
+                b0 = wb.fma(x0, b0);
+                b1 = wb.fma(x1, b1);
+            }
+            long atA = sOffA + c0 / BLOCK, atB = sOffB + c0 / BLOCK;
+            int sbA = lanes == 16 ? s.get(I32_LE, atA)
+                    : lanes == 8 ? s.get(I16_LE, atA) : s.get(ValueLayout.JAVA_BYTE, atA);
+            int sbB = lanes == 16 ? s.get(I32_LE, atB)
+                    : lanes == 8 ? s.get(I16_LE, atB) : s.get(ValueLayout.JAVA_BYTE, atB);
+            FloatVector sa = IntVector.broadcast(is, sbA).lanewise(VectorOperators.ROL, v.scaleRotation())
+                    .and(EXPONENT).reinterpretAsFloats();
+            FloatVector sc = IntVector.broadcast(is, sbB).lanewise(VectorOperators.ROL, v.scaleRotation())
+                    .and(EXPONENT).reinterpretAsFloats();
+            tA0 = a0.fma(sa, tA0);
+            tA1 = a1.fma(sa, tA1);
+            tB0 = b0.fma(sc, tB0);
+            tB1 = b1.fma(sc, tB1);
+        }
+        float sA0 = 0f, sA1 = 0f, sB0 = 0f, sB1 = 0f;
+        for (int i = 0; i < lanes; i++) {
+            sA0 += tA0.lane(i);
+            sA1 += tA1.lane(i);
+            sB0 += tB0.lane(i);
+            sB1 += tB1.lane(i);
+        }
+        if (whole != cols) {
+            sA0 += tail(w, offA, cols, whole, s, sOffA, xp, p0);
+            sA1 += tail(w, offA, cols, whole, s, sOffA, xp, p1);
+            sB0 += tail(w, offB, cols, whole, s, sOffB, xp, p0);
+            sB1 += tail(w, offB, cols, whole, s, sOffB, xp, p1);
+        }
+        y[yA] = sA0;
+        y[yB] = sB0;
+        y[yA + yStride] = sA1;
+        y[yB + yStride] = sB1;
     }
 
     /**
