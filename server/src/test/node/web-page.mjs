@@ -111,14 +111,32 @@ try {
     await page.click(`label[for=mode-${mode}]`); // the visible toggle, as a person clicks it
     result[mode + "Checked"] = await page.isChecked(`#mode-${mode}`);
     const before = await page.locator("[data-testid=assistant-message]").count();
+    // the buttons as the page left them when it added the answer (a mutation observer runs right after the
+    // page's own code): sampled afterwards from here, a short answer may already have finished streaming
+    await page.evaluate((n) => {
+      window.__streaming = null;
+      const obs = new MutationObserver(() => {
+        const m = document.querySelectorAll("[data-testid=assistant-message]")[n];
+        if (m) {
+          window.__streaming = {
+            state: m.dataset.state,
+            stopEnabled: !document.querySelector("#stop").disabled,
+            sendDisabled: document.querySelector("#send").disabled,
+          };
+          obs.disconnect();
+        }
+      });
+      obs.observe(document.body, { childList: true, subtree: true });
+    }, before);
     await page.fill("#prompt", text);
     await page.press("#prompt", "Enter");
     const msg = page.locator("[data-testid=assistant-message]").nth(before);
     await msg.waitFor();
     const started = Date.now();
     // the stream is under way: Stop is enabled and Send is not
-    const stopEnabledWhileStreaming = await page.isEnabled("#stop");
-    const sendDisabledWhileStreaming = await page.isDisabled("#send");
+    const seen = await page.evaluate(() => window.__streaming);
+    const stopEnabledWhileStreaming = seen !== null && seen.state === "streaming" && seen.stopEnabled;
+    const sendDisabledWhileStreaming = seen !== null && seen.state === "streaming" && seen.sendDisabled;
     await finished(before);
     const reasoning = msg.locator("[data-testid=reasoning]");
     const hasReasoning = (await reasoning.count()) > 0;
