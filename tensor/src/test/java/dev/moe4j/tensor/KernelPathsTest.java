@@ -2,6 +2,7 @@ package dev.moe4j.tensor;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
@@ -67,12 +68,23 @@ class KernelPathsTest {
             s.set(ValueLayout.JAVA_BYTE, 2L * (cols / 32) + 3, (byte) 0);          // row 2: one block 2^-127
             s.set(ValueLayout.JAVA_BYTE, 4L * (cols / 32) + 8, (byte) 255);        // row 4: last block NaN
             s.set(ValueLayout.JAVA_BYTE, 5L * (cols / 32), (byte) 0);              // row 5: first block 2^-127
+            for (int b = 0; b < cols / 32; b++) {
+                s.set(ValueLayout.JAVA_BYTE, 6L * (cols / 32) + b, (byte) 0);      // row 6: every block 2^-127
+            }
             Matrix m = bits == 0 ? Matrices.of(t[0], t[1]) : Matrices.of(t[0], t[1], MatrixKernelTest.species(bits));
             float[] x = TestWeights.gaussian(rnd, 5 * cols);
             checkAgainstScalar(m, x, "FP4 with odd scales");
             float[] y = new float[rows];
             m.matvec(x, 0, y, 0);
             assertTrue(Float.isNaN(y[4]), "a NaN scale gives NaN");
+            // those rows take the reference's order, so its results bit for bit: row 6 is a sum of subnormal
+            // products, which scales built from exponent bits alone (the vector kernels) would make 0
+            float[] ref = new float[rows];
+            Fp4Matrix.matvecScalar((Fp4Matrix) m, x, 0, ref, 0, 0, rows);
+            assertNotEquals(0f, ref[6]);
+            for (int r : new int[] {2, 4, 5, 6}) {
+                assertEquals(ref[r], y[r], "row " + r);
+            }
             for (int n : new int[] {4, 5}) {
                 checkMatmul(m, x, n, "FP4 with odd scales");
             }
