@@ -68,6 +68,10 @@ public final class Bf16Matrix implements Matrix {
             for (; t + TILE <= n; t += TILE) {
                 dot4(lanes, w, off, cols, x, t * cols, y, t * rows + r, rows);
             }
+            if (t + 1 < n) {                                  // a rest of 2 or 3 (a few sequences' decode step)
+                dot2(lanes, w, off, cols, x, t * cols, y, t * rows + r, rows);
+                t += 2;
+            }
             for (; t < n; t++) {
                 y[t * rows + r] = dot(lanes, w, off, cols, x, t * cols);
             }
@@ -177,6 +181,44 @@ public final class Bf16Matrix implements Matrix {
         y[y0 + yStride] = u1;
         y[y0 + 2 * yStride] = u2;
         y[y0 + 3 * yStride] = u3;
+    }
+
+    /**
+     * {@link #dot} of one row with the two inputs at {@code x[x0 ..]} and {@code x[x0 + cols ..]}, each weight
+     * decoded once for both; results to {@code y[y0]} and {@code y[y0 + yStride]}.
+     */
+    static void dot2(Lanes v, MemorySegment w, long off, int cols, float[] x, int x0, float[] y, int y0,
+            int yStride) {
+        VectorSpecies<Float> fs = v.floats();
+        VectorSpecies<Integer> is = v.ints();
+        VectorSpecies<Short> ss = v.shorts();
+        int lanes = fs.length(), step = 2 * lanes, c = 0, x1 = x0 + cols;
+        FloatVector z = FloatVector.zero(fs), a00 = z, a01 = z, a10 = z, a11 = z;
+        for (; c <= cols - step; c += step) {
+            ShortVector b0 = ShortVector.fromMemorySegment(ss, w, off + 2L * c, ByteOrder.LITTLE_ENDIAN);
+            ShortVector b1 = ShortVector.fromMemorySegment(ss, w, off + 2L * (c + lanes), ByteOrder.LITTLE_ENDIAN);
+            FloatVector w0 = ((IntVector) b0.convertShape(VectorOperators.S2I, is, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector w1 = ((IntVector) b1.convertShape(VectorOperators.S2I, is, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            a00 = w0.fma(FloatVector.fromArray(fs, x, x0 + c), a00);
+            a10 = w0.fma(FloatVector.fromArray(fs, x, x1 + c), a10);
+            a01 = w1.fma(FloatVector.fromArray(fs, x, x0 + c + lanes), a01);
+            a11 = w1.fma(FloatVector.fromArray(fs, x, x1 + c + lanes), a11);
+        }
+        FloatVector s0 = a00.add(a01), s1 = a10.add(a11);
+        float u0 = 0f, u1 = 0f;
+        for (int i = 0; i < lanes; i++) {
+            u0 += s0.lane(i);
+            u1 += s1.lane(i);
+        }
+        for (; c < cols; c++) {
+            float wc = Formats.bf16ToFloat(w.get(Matrices.I16_LE, off + 2L * c));
+            u0 += wc * x[x0 + c];
+            u1 += wc * x[x1 + c];
+        }
+        y[y0] = u0;
+        y[y0 + yStride] = u1;
     }
 
     /** One row's values into {@code out[off, off + cols)}; {@code rowOff} in bytes. */
