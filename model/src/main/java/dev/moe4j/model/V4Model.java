@@ -419,8 +419,11 @@ public final class V4Model implements AutoCloseable {
             fg = new float[slots * c.moeInterDim()];
             fu = new float[fg.length];
             fye = new float[slots * d];
-            up = new Jobs(2 * (f * k + 1), 2 * slots);
-            down = new Jobs(f * k + 1, slots);
+            // gather buffers for the jobs with several inputs: the shared expert's three matrices when a step
+            // holds several sequences, and a few routed experts chosen by more than one of them
+            int inter = c.moeInterDim();
+            up = new Jobs(2 * (f * k + 1), 2 * slots, f > 1 ? 6 : 0, f * d, f * inter);
+            down = new Jobs(f * k + 1, slots, f > 1 ? 3 : 0, f * inter, f * d);
             groups = new Jobs(c.oGroups(), c.oGroups());
             pos = new int[n];
         }
@@ -1315,17 +1318,35 @@ public final class V4Model implements AutoCloseable {
 
     /**
      * Several matrices, each times a few input rows, as one parallel region over the matrices' rows
-     * together: a chunk of rows of one matrix runs every input of that matrix (the rows stay in cache
-     * between inputs). Filled without allocating.
+     * together. A matrix with one input runs matvec on each chunk of its rows; one with several (the shared
+     * expert of a decode step of several sequences, a routed expert two of them chose) has its inputs
+     * gathered into a lent buffer before the region and runs {@link Matrix#matmul} on each chunk, which
+     * decodes each weight once for all of them (bit for bit matvec's results), the outputs copied to
+     * their places. Filled without allocating.
      */
     static final class Jobs implements Parallel.IntRangeConsumer {
         private final Matrix[] w;
         private final float[][] x, y;
         private final int[] firstInput, rowStart, rowBase;
         private final int[] xOff, yOff;
+        /** Per job the gather buffer it holds for the region, or -1 (one input, or none was free) */
+        private final int[] buf;
+        /** Gathered inputs [m, cols] and matmul outputs [m, rows] of the jobs with several inputs */
+        private final float[][] gin, gout;
         private int jobs, inputs;
 
+        /** Without gather buffers: every input by matvec. */
         Jobs(int maxJobs, int maxInputs) {
+            this(maxJobs, maxInputs, 0, 0, 0);
+        }
+
+        /**
+         * @param buffers  jobs with several inputs per region that take the matmul path (the others run
+         *                 matvec per input: the same results)
+         * @param maxIn    floats of one such job's inputs (inputs × cols)
+         * @param maxOut   floats of its outputs (inputs × the matrix's rows)
+         */
+        Jobs(int maxJobs, int maxInputs, int buffers, int maxIn, int maxOut) {
             w = new Matrix[maxJobs];
             x = new float[maxJobs][];
             y = new float[maxJobs][];
@@ -1334,6 +1355,9 @@ public final class V4Model implements AutoCloseable {
             rowBase = new int[maxJobs];
             xOff = new int[maxInputs];
             yOff = new int[maxInputs];
+            buf = new int[maxJobs];
+            gin = new float[buffers][maxIn];
+            gout = new float[buffers][maxOut];
         }
 
         void clear() {
@@ -1366,20 +1390,46 @@ public final class V4Model implements AutoCloseable {
         }
 
         void run() {
-            int rows = rowStart[jobs];
-            if ((long) rows * w[0].cols() < PARALLEL_MIN_MACS) {
-                accept(0, rows);
+            long macs = 0;
+            for (int j = 0, b = 0; j < jobs; j++) {
+                int m = firstInput[j + 1] - firstInput[j], cols = w[j].cols();
+                macs += (long) m * (rowStart[j + 1] - rowStart[j]) * cols;
+                buf[j] = -1;
+                if (m > 1 && b < gin.length && (long) m * cols <= gin[b].length
+                        && (long) m * w[j].rows() <= gout[b].length) {
+                    buf[j] = b;
+                    for (int t = 0; t < m; t++) {
+                        System.arraycopy(x[j], xOff[firstInput[j] + t], gin[b], t * cols, cols);   // [m, cols]
+                    }
+                    b++;
+                }
+            }
+            if (macs < PARALLEL_MIN_MACS) {
+                accept(0, rowStart[jobs]);
             } else {
-                Parallel.forRange(rows, this);
+                Parallel.forRange(rowStart[jobs], this);
             }
         }
 
         @Override
         public void accept(int from, int to) {
             for (int j = 0; j < jobs && rowStart[j] < to; j++) {
-                int r0 = Math.max(from, rowStart[j]) - rowStart[j], r1 = Math.min(to, rowStart[j + 1]) - rowStart[j];
-                for (int i = firstInput[j]; i < firstInput[j + 1] && r0 < r1; i++) {
-                    w[j].matvec(x[j], xOff[i], y[j], yOff[i], rowBase[j] + r0, rowBase[j] + r1);
+                int r0 = Math.max(from, rowStart[j]) - rowStart[j] + rowBase[j];
+                int r1 = Math.min(to, rowStart[j + 1]) - rowStart[j] + rowBase[j];
+                if (r0 >= r1) {
+                    continue;
+                }
+                int b = buf[j], i0 = firstInput[j], m = firstInput[j + 1] - i0;
+                if (b < 0) {
+                    for (int i = i0; i < i0 + m; i++) {
+                        w[j].matvec(x[j], xOff[i], y[j], yOff[i], r0, r1);
+                    }
+                } else {
+                    int rows = w[j].rows();
+                    w[j].matmul(gin[b], m, gout[b], r0, r1);                      // [m, rows]
+                    for (int t = 0; t < m; t++) {
+                        System.arraycopy(gout[b], t * rows + r0, y[j], yOff[i0 + t] + r0, r1 - r0);
+                    }
                 }
             }
         }

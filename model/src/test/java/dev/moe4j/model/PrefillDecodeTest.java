@@ -107,6 +107,36 @@ class PrefillDecodeTest {
         }
     }
 
+    /**
+     * A decode step of several sequences (one row each, the fused expert path with the shared expert and the
+     * experts two rows chose as several-input products) gives each sequence the logits of its step alone.
+     */
+    @ParameterizedTest(name = "{0} sequences")
+    @ValueSource(ints = {2, 3, 8})
+    void decodeStepOfSeveralSequencesMatchesEachAlone(int seqs) {
+        V4Model m = V4Model.load(src.tensors(), src.config(), Numerics.OFFICIAL, 64);
+        int v = m.config().vocabSize();
+        float[] want = new float[seqs * v], got = new float[seqs * v];
+        V4State[] sts = new V4State[seqs];
+        Batch b = new Batch(64, seqs);
+        for (int i = 0; i < seqs; i++) {
+            int[] pre = java.util.Arrays.copyOfRange(prompt, 5 * i, 5 * i + 3 + 2 * i);   // different positions
+            V4State alone = m.newState(256);
+            m.forward(pre, pre.length, alone, null, false, null);
+            float[] step = new float[v];
+            m.forward(new int[]{prompt[100 + i]}, 1, alone, step, false, null);
+            System.arraycopy(step, 0, want, i * v, v);
+            sts[i] = m.newState(256);
+            m.forward(pre, pre.length, sts[i], null, false, null);
+            b.add(sts[i], prompt, 100 + i, 1, true);
+        }
+        m.forward(b, got);
+        for (int i = 0; i < seqs; i++) {
+            assertArrayEquals(java.util.Arrays.copyOfRange(want, i * v, (i + 1) * v),
+                    java.util.Arrays.copyOfRange(got, i * v, (i + 1) * v), "sequence " + i + " of " + seqs);
+        }
+    }
+
     @Test
     void decodeStepAllocatesNothing() {
         V4Model m = V4Model.load(src.tensors(), src.config(), Numerics.OFFICIAL, 64);
