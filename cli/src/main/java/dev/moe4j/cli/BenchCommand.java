@@ -2,6 +2,7 @@ package dev.moe4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moe4j.engine.Engine;
+import dev.moe4j.model.Batch;
 import dev.moe4j.model.V4Layout;
 import dev.moe4j.model.V4Model;
 import dev.moe4j.model.V4State;
@@ -26,9 +27,9 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
 /**
- * {@code moe4j bench}: prefill and decode speed of one sequence, the weight bytes a decode token
- * reads, the bandwidth that achieves, and the machine's own measured memory bandwidth, so every run
- * reports its roofline ratio.
+ * {@code moe4j bench}: prefill and decode speed of one sequence (or of {@code --batch} sequences decoded
+ * together), the weight bytes a decode step reads, the bandwidth that achieves, and the machine's own
+ * measured memory bandwidth, so every run reports its roofline ratio.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure prefill and decode speed.")
 final class BenchCommand implements Callable<Integer> {
@@ -48,13 +49,22 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--repeat", defaultValue = "3", description = "Measured runs after one warm-up (default ${DEFAULT-VALUE}).")
     int repeat;
 
+    @Option(names = "--batch", defaultValue = "1", description = "Sequences decoded together (default ${DEFAULT-VALUE}): "
+            + "each reads its own prompt, then every decode step runs one token of each, as the server batches "
+            + "concurrent requests; t/s count the tokens of all of them.")
+    int batch;
+
     @Option(names = "--json", description = "Print one JSON object instead of a table.")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
-        if (prompt < 1 || gen < 1 || repeat < 1) {
-            throw new IllegalArgumentException("--prompt, --gen and --repeat must be positive");
+        if (prompt < 1 || gen < 1 || repeat < 1 || batch < 1) {
+            throw new IllegalArgumentException("--prompt, --gen, --repeat and --batch must be positive");
+        }
+        if (batch > model.chunk) {
+            throw new IllegalArgumentException("--batch " + batch + " is more rows than a forward call takes (--chunk "
+                    + model.chunk + ")");
         }
         if (threads != null) {
             if (threads < 1) {
@@ -70,9 +80,11 @@ final class BenchCommand implements Callable<Integer> {
         try (bar; Engine e = bar.step("loading model", model::load)) {
             V4Model m = e.model();
             V4Layout layout = new V4Layout(e.config());
-            int[] ids = new int[prompt + gen];
+            int[][] ids = new int[batch][prompt + gen];                          // a different text per sequence
             SplittableRandom r = new SplittableRandom(7);
-            for (int i = 0; i < ids.length; i++) ids[i] = 2 + r.nextInt(e.config().vocabSize() - 2);
+            for (int[] seq : ids) {
+                for (int i = 0; i < seq.length; i++) seq[i] = 2 + r.nextInt(e.config().vocabSize() - 2);
+            }
             // the whole prompt twice: a JVM's first prefill runs ~4x slower while C2 compiles the many-row
             // kernels, its second still ~10 % slower (v4-flash-slice2, 64 tokens: 5.2 s, 1.34 s, then 1.2 s)
             long[] steps = new long[repeat * gen];                               // every decode step's ns
@@ -81,22 +93,33 @@ final class BenchCommand implements Callable<Integer> {
                 return run(e, m, ids, prompt, Math.min(gen, 8), steps, 0);
             });
             double[] pre = new double[repeat], dec = new double[repeat];
+            long experts = 0;                                                    // routed experts the decode steps ran
             for (int k = 0; k < repeat; k++) {
                 int at = k * gen;
                 double[] t = bar.step("run " + (k + 1) + "/" + repeat, () -> run(e, m, ids, prompt, gen, steps, at));
-                pre[k] = prompt / t[0];
-                dec[k] = gen / t[1];
+                pre[k] = (double) batch * prompt / t[0];
+                dec[k] = (double) batch * gen / t[1];
+                experts += (long) t[2];
             }
             bar.done();
             long rss = peakRss();                                                // before the probe's 2 GiB
             bw = memoryBandwidth(nThreads);
             long perToken = layout.decodeBytesPerToken(false);
-            double decMedian = median(dec);
+            // a step of several sequences reads the dense weights once and each expert that any of its rows chose
+            // once: the top-k experts of one token replaced by those the measured steps ran, on average
+            double perStep = perToken;
+            if (batch > 1) {
+                long expertBytes = layout.routedExpertBytes();
+                perStep = perToken - (double) e.config().nLayers() * e.config().nActivatedExperts() * expertBytes
+                        + (double) experts / ((long) repeat * gen) * expertBytes;
+            }
+            double decMedian = median(dec), gbps = decMedian / batch * perStep / 1e9;
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("model", e.source().name());
             out.put("numerics", e.options().numerics().name());
             out.put("kernels", e.options().reference() ? "reference" : "vector");   // scalar runs are not speed figures
             out.put("threads", nThreads);
+            out.put("batch", batch);
             out.put("prompt_tokens", prompt);
             out.put("gen_tokens", gen);
             out.put("repeat", repeat);
@@ -104,10 +127,11 @@ final class BenchCommand implements Callable<Integer> {
             out.put("decode_tps", stats(dec));
             out.put("decode_step_ms", percentiles(steps));
             out.put("weight_bytes_per_token", perToken);
-            out.put("decode_gbps", decMedian * perToken / 1e9);
+            out.put("weight_bytes_per_step", Math.round(perStep));
+            out.put("decode_gbps", gbps);
             out.put("memory_bandwidth_gbps", bw[0]);
             out.put("memory_copy_gbps", bw[1]);
-            out.put("roofline_ratio", decMedian * perToken / 1e9 / bw[0]);
+            out.put("roofline_ratio", gbps / bw[0]);
             out.put("kv_bytes_per_token", InspectCommand.KvCost.engineBytesPerToken(e.config()));
             out.put("peak_rss_bytes", rss);
             print(out);
@@ -116,25 +140,32 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /**
-     * Seconds of one prefill of {@code p} tokens and of {@code g} decode steps on a fresh sequence; each step's
+     * One prefill of {@code p} tokens per sequence (one after another) and {@code g} decode steps of all of them
+     * together, on fresh sequences: the seconds of each and the routed experts the steps ran; each step's
      * nanoseconds to {@code steps[at ..]}.
      */
-    private static double[] run(Engine e, V4Model m, int[] ids, int p, int g, long[] steps, int at) {
-        V4State st = e.newState();
-        float[] logits = new float[e.config().vocabSize()];
-        int[] one = new int[1];
+    private static double[] run(Engine e, V4Model m, int[][] ids, int p, int g, long[] steps, int at) {
+        int b = ids.length, vocab = e.config().vocabSize();
+        V4State[] st = new V4State[b];
+        float[] logits = new float[b * vocab];
+        Batch batch = new Batch(b, b);
         long t0 = System.nanoTime();
-        m.forward(ids, p, st, logits, false, null);
-        long t1 = System.nanoTime(), last = t1;
+        for (int s = 0; s < b; s++) {
+            st[s] = e.newState();
+            m.forward(ids[s], p, st[s], logits, false, null);
+        }
+        long t1 = System.nanoTime(), last = t1, experts = m.expertsRun();
         for (int i = 0; i < g; i++) {
-            one[0] = ids[p + i];
-            m.forward(one, 1, st, logits, false, null);
+            batch.clear();
+            for (int s = 0; s < b; s++) {
+                batch.add(st[s], ids[s], p + i, 1, true);
+            }
+            m.forward(batch, logits);
             long now = System.nanoTime();
             steps[at + i] = now - last;
             last = now;
         }
-        long t2 = last;
-        return new double[]{(t1 - t0) / 1e9, (t2 - t1) / 1e9};
+        return new double[]{(t1 - t0) / 1e9, (last - t1) / 1e9, m.expertsRun() - experts};
     }
 
     private static Map<String, Double> stats(double[] v) {
@@ -243,15 +274,22 @@ final class BenchCommand implements Callable<Integer> {
         }
         @SuppressWarnings("unchecked") Map<String, Double> p = (Map<String, Double>) out.get("prefill_tps");
         @SuppressWarnings("unchecked") Map<String, Double> d = (Map<String, Double>) out.get("decode_tps");
-        System.out.printf("model %s, %s numerics, %s kernels, %d threads, prompt %d, gen %d, %d runs%n",
-                out.get("model"), out.get("numerics"), out.get("kernels"), out.get("threads"), prompt, gen, repeat);
+        System.out.printf("model %s, %s numerics, %s kernels, %d threads, prompt %d, gen %d, %d runs%s%n",
+                out.get("model"), out.get("numerics"), out.get("kernels"), out.get("threads"), prompt, gen, repeat,
+                batch > 1 ? ", " + batch + " sequences decoded together (t/s summed over them)" : "");
         System.out.printf("prefill  %8.2f t/s  (min %.2f, max %.2f)%n", p.get("median"), p.get("min"), p.get("max"));
         System.out.printf("decode   %8.2f t/s  (min %.2f, max %.2f)%n", d.get("median"), d.get("min"), d.get("max"));
         @SuppressWarnings("unchecked") Map<String, Double> q = (Map<String, Double>) out.get("decode_step_ms");
         System.out.printf("decode step %.2f ms p10 (%.1f t/s), %.2f ms p50, %.2f ms p90%n", q.get("p10"),
-                1000 / q.get("p10"), q.get("p50"), q.get("p90"));
-        System.out.printf("weights read per decode token  %.3f GB -> %.2f GB/s%n",
-                (long) out.get("weight_bytes_per_token") / 1e9, out.get("decode_gbps"));
+                batch * 1000 / q.get("p10"), q.get("p50"), q.get("p90"));
+        if (batch > 1) {
+            System.out.printf("weights read per decode step   %.3f GB (%.3f GB for one token) -> %.2f GB/s%n",
+                    (long) out.get("weight_bytes_per_step") / 1e9, (long) out.get("weight_bytes_per_token") / 1e9,
+                    out.get("decode_gbps"));
+        } else {
+            System.out.printf("weights read per decode token  %.3f GB -> %.2f GB/s%n",
+                    (long) out.get("weight_bytes_per_token") / 1e9, out.get("decode_gbps"));
+        }
         System.out.printf("memory bandwidth (measured)    read %.2f GB/s, copy %.2f GB/s -> roofline ratio %.1f %%%n",
                 out.get("memory_bandwidth_gbps"), out.get("memory_copy_gbps"), 100 * (double) out.get("roofline_ratio"));
         System.out.printf("KV bytes per token %.0f, peak RSS %.2f GB%n", (double) out.get("kv_bytes_per_token"),

@@ -137,6 +137,29 @@ class ModelCommandsTest {
         assertEquals("", r.err().replaceAll("(?m)^WARNING.*$", "").strip(), "no progress bar with --json");
     }
 
+    /**
+     * Several sequences decoded together: each step reads the dense weights once and every expert its rows chose,
+     * more than one token reads and less than three tokens apart.
+     */
+    @Test
+    void benchOfABatchCountsTheExpertsItsStepsRead() throws Exception {
+        CliRun r = CliRun.of("bench", "--prompt", "4", "--gen", "3", "--repeat", "1", "--threads", "2", "--batch", "3",
+                "--json");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode j = JSON.readTree(r.out());
+        assertEquals(3, j.get("batch").asInt());
+        long perToken = j.get("weight_bytes_per_token").asLong(), perStep = j.get("weight_bytes_per_step").asLong();
+        assertTrue(perStep > perToken && perStep < 3 * perToken, perStep + " bytes a step, " + perToken + " a token");
+        assertEquals(j.get("decode_tps").get("median").asDouble() / 3 * perStep / 1e9, j.get("decode_gbps").asDouble(),
+                1e-9 * j.get("decode_gbps").asDouble());
+        CliRun one = CliRun.of("bench", "--prompt", "4", "--gen", "3", "--repeat", "1", "--threads", "2", "--json");
+        JsonNode k = JSON.readTree(one.out());
+        assertEquals(k.get("weight_bytes_per_token").asLong(), k.get("weight_bytes_per_step").asLong());
+        CliRun big = CliRun.of("bench", "--batch", "9", "--chunk", "8");
+        assertEquals(2, big.exit());
+        assertTrue(big.err().contains("--batch 9 is more rows than a forward call takes (--chunk 8)"), big.err());
+    }
+
     @Test
     void benchProgressIsOneStderrLinePerStepOffATerminal() {
         CliRun r = CliRun.of("bench", "--prompt", "4", "--gen", "3", "--repeat", "1", "--threads", "2");

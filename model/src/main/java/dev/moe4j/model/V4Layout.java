@@ -8,6 +8,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * Every tensor an official V4 checkpoint of a given config holds: name, dtype and shape, as
@@ -185,14 +186,21 @@ public final class V4Layout {
 
     /** Parameters one token touches: selected experts only, embedding excluded, head included (backbone). */
     public long activatedParameters() {
-        long routedPerLayer = 0;
-        for (Spec s : specs.values()) {
-            if (!s.mtp() && s.expert() == 0 && s.name().startsWith("layers.0.")) {
-                routedPerLayer += s.params();
-            }
-        }
+        long routedPerLayer = firstExpert().mapToLong(Spec::params).sum();
         long unselected = (long) (cfg.nRoutedExperts() - cfg.nActivatedExperts()) * routedPerLayer * cfg.nLayers();
         return parameters() - unselected - spec("embed.weight").params();
+    }
+
+    /**
+     * Bytes of one routed expert of a backbone layer (w1, w2, w3 and their scales; every expert is alike): what
+     * each further expert a decode step of several sequences runs reads.
+     */
+    public long routedExpertBytes() {
+        return firstExpert().mapToLong(Spec::bytes).sum();
+    }
+
+    private Stream<Spec> firstExpert() {
+        return specs.values().stream().filter(s -> !s.mtp() && s.expert() == 0 && s.name().startsWith("layers.0."));
     }
 
     /** Bytes of all tensors (weights and scales), backbone and MTP. */

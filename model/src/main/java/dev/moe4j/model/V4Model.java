@@ -57,6 +57,8 @@ public final class V4Model implements AutoCloseable {
     /** The plain scalar kernels everywhere: weight matrices and attention ({@code --reference}). */
     private final boolean reference;
     private final ExpertTask experts;
+    /** Routed experts run so far, each counted once per layer and forward call ({@link #expertsRun}). */
+    private long expertsRun;
     /** Weights the model derives at load (bf16 copies of wo_a with non-power-of-two scales). */
     private final Arena arena = Arena.ofShared();
     /** The one-segment batch of the single-sequence entry points. */
@@ -516,6 +518,14 @@ public final class V4Model implements AutoCloseable {
     }
 
     // ================================================================== forward
+
+    /**
+     * Routed experts the forward calls have run so far, each counted once per layer (MTP blocks included) and
+     * call however many rows chose it: the expert weights a decode step of several sequences reads.
+     */
+    public synchronized long expertsRun() {
+        return expertsRun;
+    }
 
     /** The most rows one forward call takes (the working buffers' size). */
     public int maxChunk() {
@@ -1158,6 +1168,9 @@ public final class V4Model implements AutoCloseable {
         Arrays.fill(ws.expertCount, 0);
         for (int i = 0; i < n * k; i++) {
             int ex = ws.sel[i];
+            if (ws.expertCount[ex] == 0) {
+                expertsRun++;
+            }
             ws.pairs[ws.expertStart[ex] + ws.expertCount[ex]++] = i;
         }
         if (n <= FUSED_ROWS) {
