@@ -16,6 +16,8 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -46,7 +48,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Threads for the kernels (default: one per physical core).")
     Integer threads;
 
-    @Option(names = "--repeat", defaultValue = "3", description = "Measured runs after one warm-up (default ${DEFAULT-VALUE}).")
+    @Option(names = "--repeat", defaultValue = "3", description = "Measured runs after the warm-up (default ${DEFAULT-VALUE}); "
+            + "the warm-up repeats whole runs until the JIT has stopped compiling.")
     int repeat;
 
     @Option(names = "--batch", defaultValue = "1", description = "Sequences decoded together (default ${DEFAULT-VALUE}): "
@@ -56,6 +59,10 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Print one JSON object instead of a table.")
     boolean json;
+
+    /** Warm-up runs: at least, at most, and the share of a run's time the JIT may still compile in the last. */
+    private static final int MIN_WARM = 2, MAX_WARM = 12;
+    private static final double QUIET = 0.01;
 
     @Override
     public Integer call() throws Exception {
@@ -85,13 +92,10 @@ final class BenchCommand implements Callable<Integer> {
             for (int[] seq : ids) {
                 for (int i = 0; i < seq.length; i++) seq[i] = 2 + r.nextInt(e.config().vocabSize() - 2);
             }
-            // the whole prompt twice: a JVM's first prefill runs ~4x slower while C2 compiles the many-row
-            // kernels, its second still ~10 % slower (v4-flash-slice2, 64 tokens: 5.2 s, 1.34 s, then 1.2 s)
+            // a JVM's first prefill runs ~4x slower while C2 compiles the many-row kernels, its second still ~10 %
+            // slower (v4-flash-slice2, 64 tokens: 5.2 s, 1.34 s, then 1.2 s), and the decode path takes longer
             long[] steps = new long[repeat * gen];                               // every decode step's ns
-            bar.step("warm-up", () -> {
-                run(e, m, ids, prompt, Math.min(gen, 8), steps, 0);
-                return run(e, m, ids, prompt, Math.min(gen, 8), steps, 0);
-            });
+            int warmRuns = bar.step("warm-up", () -> warmUp(e, m, ids, steps));                 // until the JIT is quiet
             double[] pre = new double[repeat], dec = new double[repeat];
             long experts = 0;                                                    // routed experts the decode steps ran
             for (int k = 0; k < repeat; k++) {
@@ -123,6 +127,7 @@ final class BenchCommand implements Callable<Integer> {
             out.put("prompt_tokens", prompt);
             out.put("gen_tokens", gen);
             out.put("repeat", repeat);
+            out.put("warmup_runs", warmRuns);
             out.put("prefill_tps", stats(pre));
             out.put("decode_tps", stats(dec));
             out.put("decode_step_ms", percentiles(steps));
@@ -137,6 +142,26 @@ final class BenchCommand implements Callable<Integer> {
             print(out);
         }
         return 0;
+    }
+
+    /**
+     * Whole runs (prompt and decode steps) until the JIT has gone quiet: a run during which the compilers worked
+     * less than {@link #QUIET} of its time, at least {@link #MIN_WARM} runs and at most {@link #MAX_WARM}. The
+     * measured runs are then the steady state: after two short runs, C2 was still compiling the decode path 8 s
+     * into the measurement (v4-flash-slice2-v1k, 2 threads), and on two cores each compile took one from the
+     * kernels (steps of 40-67 ms among steps of 23). Returns the runs made.
+     */
+    private int warmUp(Engine e, V4Model m, int[][] ids, long[] steps) {
+        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
+        for (int k = 1; ; k++) {
+            long c0 = timed ? jit.getTotalCompilationTime() : 0, t0 = System.nanoTime();
+            run(e, m, ids, prompt, gen, steps, 0);
+            double ms = (System.nanoTime() - t0) / 1e6;
+            if (k >= MAX_WARM || (k >= MIN_WARM && (!timed || jit.getTotalCompilationTime() - c0 < QUIET * ms))) {
+                return k;
+            }
+        }
     }
 
     /**

@@ -131,6 +131,8 @@ class ModelCommandsTest {
             assertTrue(j.get(k).asDouble() > 0, k);
         }
         assertTrue(j.has("peak_rss_bytes"));
+        int warm = j.get("warmup_runs").asInt();
+        assertTrue(warm >= 2 && warm <= 12, "warm-up runs until the JIT is quiet, 2 to 12: " + warm);
         JsonNode q = j.get("decode_step_ms");
         assertTrue(q.get("p10").asDouble() > 0 && q.get("p10").asDouble() <= q.get("p50").asDouble()
                 && q.get("p50").asDouble() <= q.get("p90").asDouble(), q.toString());
