@@ -19,9 +19,9 @@ import dev.moe4j.tensor.Matrix;
 import dev.moe4j.tensor.Parallel;
 
 /**
- * One matrix × n input rows (prefill): weight GB/s per pass over the weights in the {@code ·gbytes} line
- * (input rows per second are n × the primary ops/s). A matmul decodes each weight once for all n rows, so
- * its weight GB/s should be far above a matvec's.
+ * One matrix × n input rows (2 or 4: a decode step of several sequences; 32: a prefill chunk): weight GB/s per
+ * pass over the weights in the {@code ·gbytes} line (input rows per second are n × the primary ops/s). A matmul
+ * decodes each weight once for all n rows, so its weight GB/s should be far above n matvecs'.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
@@ -32,7 +32,7 @@ import dev.moe4j.tensor.Parallel;
 public class MatmulBench {
 
     /** Input rows. */
-    @Param({"32"})
+    @Param({"2", "4", "32"})
     public int n;
 
     float[] x, y;
