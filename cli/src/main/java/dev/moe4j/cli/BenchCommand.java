@@ -299,9 +299,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         @SuppressWarnings("unchecked") Map<String, Double> p = (Map<String, Double>) out.get("prefill_tps");
         @SuppressWarnings("unchecked") Map<String, Double> d = (Map<String, Double>) out.get("decode_tps");
-        System.out.printf("model %s, %s numerics, %s kernels, %d threads, prompt %d, gen %d, %d runs%s%n",
-                out.get("model"), out.get("numerics"), out.get("kernels"), out.get("threads"), prompt, gen, repeat,
-                batch > 1 ? ", " + batch + " sequences decoded together (t/s summed over them)" : "");
+        System.out.printf("model %s, %s numerics, %s kernels, %d threads, prompt %d, gen %d, %d runs after %d warm-up "
+                + "runs%s%n", out.get("model"), out.get("numerics"), out.get("kernels"), out.get("threads"), prompt, gen,
+                repeat, out.get("warmup_runs"), batch > 1 ? ", " + batch + " sequences decoded together (t/s summed over them)" : "");
         System.out.printf("prefill  %8.2f t/s  (min %.2f, max %.2f)%n", p.get("median"), p.get("min"), p.get("max"));
         System.out.printf("decode   %8.2f t/s  (min %.2f, max %.2f)%n", d.get("median"), d.get("min"), d.get("max"));
         @SuppressWarnings("unchecked") Map<String, Double> q = (Map<String, Double>) out.get("decode_step_ms");
