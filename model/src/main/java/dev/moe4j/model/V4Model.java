@@ -1333,9 +1333,9 @@ public final class V4Model implements AutoCloseable {
      * Several matrices, each times a few input rows, as one parallel region over the matrices' rows
      * together. A matrix with one input runs matvec on each chunk of its rows; one with several (the shared
      * expert of a decode step of several sequences, a routed expert two of them chose) has its inputs
-     * gathered into a lent buffer before the region and runs {@link Matrix#matmul} on each chunk, which
-     * decodes each weight once for all of them (bit for bit matvec's results), the outputs copied to
-     * their places. Filled without allocating.
+     * gathered into one of the buffers sized at load before the region and runs {@link Matrix#matmul} on each
+     * chunk, which decodes each weight once for two or four of them (bit for bit matvec's results), the
+     * outputs copied to their places. Filled without allocating.
      */
     static final class Jobs implements Parallel.IntRangeConsumer {
         private final Matrix[] w;
