@@ -121,36 +121,43 @@ class MatrixKernelTest {
         }
     }
 
-    /** matmul dequantises each row once and repeats matvec's accumulation order: bit-identical results. */
+    /**
+     * matmul dequantises each row once and repeats matvec's accumulation order: bit-identical results. The FP8
+     * and FP4 tiles take the inputs in groups of at most 256 KB (32 rows of 2000 columns), and past one group go
+     * over blocks of 32 rows: with 71 rows and 40 inputs, two whole blocks and one of 7, its last row alone.
+     */
     @ParameterizedTest(name = "{0}, {1} bits")
     @MethodSource("kindsAndWidths")
     void matmulEqualsMatvecPerInputRow(Kind kind, int bits) {
         Random rnd = new Random(5);
         try (Arena arena = Arena.ofConfined()) {
             // 2000 columns: tiles of 32 input rows (Matrices.tileRows), so n = 40 spans two tiles
-            int rows = 9, cols = kind.fp4() ? 2016 : 2000;
+            int cols = kind.fp4() ? 2016 : 2000;
             assertEquals(32, Matrices.tileRows(cols));
-            Matrix m = TestWeights.matrix(arena, kind, rows, cols, rnd, species(bits));
-            for (int n : new int[] {1, 2, 3, 5, 6, 7, 40}) {
-                float[] x = TestWeights.gaussian(rnd, n * cols);
-                float[] want = new float[n * rows];
-                for (int t = 0; t < n; t++) {
-                    m.matvec(x, t * cols, want, t * rows);
-                }
-                float[] got = new float[n * rows];
-                m.matmul(x, n, got);
-                assertArrayEquals(want, got, kind + " n=" + n);
+            for (int rows : new int[] {9, 71}) {
+                Matrix m = TestWeights.matrix(arena, kind, rows, cols, rnd, species(bits));
+                for (int n : rows == 9 ? new int[] {1, 2, 3, 5, 6, 7, 40} : new int[] {4, 9, 40}) {
+                    float[] x = TestWeights.gaussian(rnd, n * cols);
+                    float[] want = new float[n * rows];
+                    for (int t = 0; t < n; t++) {
+                        m.matvec(x, t * cols, want, t * rows);
+                    }
+                    float[] got = new float[n * rows];
+                    m.matmul(x, n, got);
+                    assertArrayEquals(want, got, kind + " rows=" + rows + " n=" + n);
 
-                float[] part = new float[n * rows];
-                Arrays.fill(part, Float.NaN);
-                m.matmul(x, n, part, 2, 7);
-                for (int t = 0; t < n; t++) {
-                    for (int r = 0; r < rows; r++) {
-                        assertEquals(r >= 2 && r < 7 ? want[t * rows + r] : Float.NaN, part[t * rows + r],
-                                "n=" + n + " t=" + t + " row " + r);
+                    float[] part = new float[n * rows];
+                    Arrays.fill(part, Float.NaN);
+                    m.matmul(x, n, part, 2, 7);
+                    for (int t = 0; t < n; t++) {
+                        for (int r = 0; r < rows; r++) {
+                            assertEquals(r >= 2 && r < 7 ? want[t * rows + r] : Float.NaN, part[t * rows + r],
+                                    "rows=" + rows + " n=" + n + " t=" + t + " row " + r);
+                        }
                     }
                 }
             }
         }
     }
+
 }
