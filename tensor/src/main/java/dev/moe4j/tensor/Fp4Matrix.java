@@ -143,7 +143,7 @@ public final class Fp4Matrix implements Matrix {
      * group, blocks of rows keep their weights in L2 while the groups pass. One Zen 4 core, weights from DRAM,
      * 2048 × 4096: 4 inputs ran at 29-30 GMAC/s and 8 at 30-33, against 20 and 22-24 when the tiles went over
      * blocks of columns whose inputs stayed in L1 while the rows' weights came from L2 (every pair of rows
-     * storing and reloading its sums per block of columns); 256 inputs at 32-34 against 28-31.6.
+     * storing and reloading its sums per block of columns); 256 inputs at 29-34 against 28-31.6.
      */
     @Override
     public void matmul(float[] x, int n, float[] y, int r0, int r1) {
