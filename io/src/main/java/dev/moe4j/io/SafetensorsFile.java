@@ -1,6 +1,7 @@
 package dev.moe4j.io;
 
 import dev.moe4j.io.CheckpointException.Kind;
+import dev.moe4j.tensor.HugePages;
 import dev.moe4j.tensor.Tensor;
 import dev.moe4j.tensor.TensorSource;
 import java.io.EOFException;
@@ -92,6 +93,7 @@ public final class SafetensorsFile implements AutoCloseable {
             long dataStart = Long.BYTES + headerLength;
             SafetensorsHeader header = SafetensorsHeader.parse(file, json, size - dataStart);
             MemorySegment mapping = channel.map(MapMode.READ_ONLY, 0, size, arena);
+            HugePages.advise(mapping);
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (SafetensorsHeader.Entry e : header.entries()) {
                 MemorySegment data = mapping.asSlice(dataStart + e.begin(), e.end() - e.begin());

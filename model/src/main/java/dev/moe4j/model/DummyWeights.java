@@ -2,6 +2,7 @@ package dev.moe4j.model;
 
 import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Formats;
+import dev.moe4j.tensor.HugePages;
 import dev.moe4j.tensor.Tensor;
 import dev.moe4j.tensor.TensorSource;
 
@@ -15,10 +16,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.IntStream;
 
 /**
- * Random weights for any V4 config, generated deterministically from a seed into off-heap memory
- * (never written to disk), in the official dtypes and shapes. Values are scaled so that activations
- * stay in a realistic range: FP8/FP4 codes with power-of-two scales near 1/√fan_in, norms near 1.
- * Used for the demo model and for benchmarks on production geometry.
+ * Random weights for any V4 config, generated deterministically from a seed into off-heap memory (in huge
+ * pages where the OS gives them, as a mapped checkpoint gets: {@link HugePages}), never written to disk, in
+ * the official dtypes and shapes. Values are scaled so that activations stay in a realistic range: FP8/FP4
+ * codes with power-of-two scales near 1/√fan_in, norms near 1. Used for the demo model and for benchmarks on
+ * production geometry.
  */
 public final class DummyWeights implements TensorSource {
 
@@ -79,7 +81,7 @@ public final class DummyWeights implements TensorSource {
 
     private Tensor generate(V4Layout.Spec s) {
         long bytes = s.bytes();
-        MemorySegment seg = arena.allocate(Math.max(bytes, 8), 64);
+        MemorySegment seg = HugePages.allocate(Math.max(bytes, 8), arena);
         long base = mix(seed ^ s.name().hashCode() * 0x9E3779B97F4A7C15L);
         String n = s.name();
         switch (s.dtype()) {

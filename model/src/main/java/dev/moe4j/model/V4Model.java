@@ -6,6 +6,7 @@ import dev.moe4j.model.V4State.CompState;
 import dev.moe4j.model.V4State.LayerState;
 import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Formats;
+import dev.moe4j.tensor.HugePages;
 import dev.moe4j.tensor.Matrices;
 import dev.moe4j.tensor.Matrix;
 import dev.moe4j.tensor.Parallel;
@@ -175,7 +176,7 @@ public final class V4Model implements AutoCloseable {
                 return m;
             }
             int rows = m.rows(), cols = m.cols();
-            MemorySegment seg = arena.allocate((long) rows * cols * 2, 64);
+            MemorySegment seg = HugePages.allocate(Math.multiplyExact(Math.multiplyExact((long) rows, cols), 2), arena);
             float[] row = new float[cols];
             for (int r = 0; r < rows; r++) {
                 m.row(r, row, 0);
