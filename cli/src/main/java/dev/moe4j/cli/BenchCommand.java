@@ -24,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -106,7 +107,7 @@ final class BenchCommand implements Callable<Integer> {
                 experts += (long) t[2];
             }
             bar.done();
-            long rss = peakRss();                                                // before the probe's 2 GiB
+            long rss = peakRss(), huge = hugePageBytes();                        // before the probe's 2 GiB
             bw = memoryBandwidth(nThreads);
             long perToken = layout.decodeBytesPerToken(false);
             // a step of several sequences reads the dense weights once and each expert that any of its rows chose
@@ -139,6 +140,7 @@ final class BenchCommand implements Callable<Integer> {
             out.put("roofline_ratio", gbps / bw[0]);
             out.put("kv_bytes_per_token", InspectCommand.KvCost.engineBytesPerToken(e.config()));
             out.put("peak_rss_bytes", rss);
+            out.put("huge_page_bytes", huge);
             print(out);
         }
         return 0;
@@ -294,6 +296,30 @@ final class BenchCommand implements Callable<Integer> {
         return -1;
     }
 
+    /**
+     * Resident bytes in 2 MB pages ({@code /proc/self/smaps_rollup}: AnonHugePages + FilePmdMapped +
+     * ShmemPmdMapped), or -1 where unknown: whether the weights got the huge pages they were advised
+     * ({@link dev.moe4j.tensor.HugePages}).
+     */
+    static long hugePageBytes() {
+        try {
+            return hugePageBytes(Files.readAllLines(Path.of("/proc/self/smaps_rollup")));
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    static long hugePageBytes(List<String> rollup) {
+        long kb = -1;
+        for (String line : rollup) {
+            if (line.startsWith("AnonHugePages:") || line.startsWith("FilePmdMapped:")
+                    || line.startsWith("ShmemPmdMapped:")) {
+                kb = Math.max(kb, 0) + Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return kb < 0 ? -1 : kb * 1024;
+    }
+
     private void print(Map<String, Object> out) throws IOException {
         if (json) {
             System.out.println(new ObjectMapper().writeValueAsString(out));
@@ -319,7 +345,9 @@ final class BenchCommand implements Callable<Integer> {
         }
         System.out.printf("memory bandwidth (measured)    read %.2f GB/s, copy %.2f GB/s -> roofline ratio %.1f %%%n",
                 out.get("memory_bandwidth_gbps"), out.get("memory_copy_gbps"), 100 * (double) out.get("roofline_ratio"));
-        System.out.printf("KV bytes per token %.0f, peak RSS %.2f GB%n", (double) out.get("kv_bytes_per_token"),
-                (long) out.get("peak_rss_bytes") / 1e9);
+        long huge = (long) out.get("huge_page_bytes");
+        System.out.printf("KV bytes per token %.0f, peak RSS %.2f GB%s%n", (double) out.get("kv_bytes_per_token"),
+                (long) out.get("peak_rss_bytes") / 1e9,
+                huge < 0 ? "" : String.format(", %.2f GB resident in 2 MB pages", huge / 1e9));
     }
 }

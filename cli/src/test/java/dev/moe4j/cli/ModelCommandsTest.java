@@ -131,6 +131,8 @@ class ModelCommandsTest {
             assertTrue(j.get(k).asDouble() > 0, k);
         }
         assertTrue(j.has("peak_rss_bytes"));
+        long huge = j.get("huge_page_bytes").asLong();
+        assertTrue(huge >= -1 && huge <= j.get("peak_rss_bytes").asLong(), "resident in 2 MB pages: " + huge);
         assertEquals(j.get("weight_bytes_per_token").asLong(), j.get("weight_bytes_per_step").asLong(), "one sequence");
         int warm = j.get("warmup_runs").asInt();
         assertTrue(warm >= 2 && warm <= 12, "warm-up runs until the JIT is quiet, 2 to 12: " + warm);
