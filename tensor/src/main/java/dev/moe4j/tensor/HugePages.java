@@ -11,8 +11,8 @@ import java.util.Locale;
 
 /**
  * Transparent huge pages (2 MB) for weight memory, on Linux. A decode step reads ~0.5 GB of weights spread
- * over the selected experts; in 4 KB pages that is ~120,000 pages a step, each a TLB miss and a page walk.
- * With the weights in 2 MB pages a v4-flash-slice2-v1k decode step (2 threads, Zen 4) took 21.1-22.6 ms at
+ * over the selected experts; in 4 KB pages that is ~120,000 pages a step, far more than the TLBs map. With
+ * the weights in 2 MB pages a v4-flash-slice2-v1k decode step (2 threads, Zen 4) took 21.1-22.6 ms at
  * p10 against 22.3-23.6 in 4 KB pages (four alternating bench runs each).
  *
  * <p>Two uses. {@link #advise} marks a file mapping {@code MADV_HUGEPAGE}: the kernel then reads the file into
@@ -62,7 +62,7 @@ public final class HugePages {
             throw new IllegalArgumentException("negative size " + bytes);
         }
         if (NATIVE == null || bytes < SIZE) {
-            return arena.allocate(Math.max(bytes, 1), 64);
+            return arena.allocate(bytes, 64);
         }
         long len = alignUp(bytes);                          // checked: a size near Long.MAX_VALUE throws
         long mapped = Math.addExact(len, SIZE);             // room to start at a 2 MB boundary
