@@ -7,6 +7,7 @@ import dev.moe4j.model.V4State.LayerState;
 import dev.moe4j.tensor.DType;
 import dev.moe4j.tensor.Formats;
 import dev.moe4j.tensor.HugePages;
+import dev.moe4j.tensor.KeySort;
 import dev.moe4j.tensor.Matrices;
 import dev.moe4j.tensor.Matrix;
 import dev.moe4j.tensor.Parallel;
@@ -1125,7 +1126,7 @@ public final class V4Model implements AutoCloseable {
                     : Indexer.score(ws.iq, r * ih * ihd, ws.iw, r * ih, ih, ihd, ls.icomp.cache, j * ihd, num);
             keys[j] = Indexer.key(score, j);
         }
-        Arrays.sort(keys, 0, total);
+        KeySort.smallest(keys, 0, total, k);                                    // only the k best, in order
         for (int i = 0; i < k; i++, nc++) {
             int j = Indexer.index(keys[i]);
             rows[nc] = j < vis ? ls.comp.cache : null;
