@@ -10,11 +10,13 @@ import java.util.SplittableRandom;
  * top-p, drawn from a seeded generator so that a seed reproduces a run. Buffers are sized once for
  * the vocabulary and reused across requests ({@link #configure}); sampling allocates nothing.
  *
- * <p>Only as many candidates are put in order as the draw needs ({@link KeySort#smallest}, 256 first, then
- * doubling): the whole vocabulary is summed for the softmax in id order, but the nucleus and the draw walk
- * down from the most likely token and usually stop within the first few dozen. Sorting all 129,280 keys of the
- * V4 vocabulary, as this did before, took ~7 ms a token; the draw now costs the softmax sum (one exp per
- * token) and the selection. With top-k, the k candidates are sorted and summed in order.
+ * <p>Only as many candidates are put in order as the draw needs: the first 256 in one pass over the logits
+ * ({@link KeySort#offer}), more only when the nucleus or the draw walks past them (then every key, doubling
+ * what is in order, {@link KeySort#smallest}). The whole vocabulary is summed for the softmax in id order,
+ * but the nucleus and the draw walk down from the most likely token and usually stop within the first few
+ * dozen. Sorting all 129,280 keys of the V4 vocabulary, as this did before, took ~7-9 ms a token; a draw now
+ * costs about one pass for the selection and one exp per token for the sum. With top-k, the k candidates are
+ * sorted and summed in order.
  */
 public final class Sampler {
 
@@ -24,13 +26,15 @@ public final class Sampler {
     private float temperature, topP;
     private int topK;
     private SplittableRandom random;
-    /** Candidate keys, best first from index 0 up to {@link #sorted}: ~ascending logit bits << 32 | id. */
+    /** Candidate keys ({@link #key}), best first from index 0 up to {@link #sorted}. */
     private final long[] keys;
     /** exp((logit − max) / T) of the sorted candidates, in their order */
     private final double[] probs;
     /** Per draw: keys[0, sorted) in order with their probs, of the first {@code candidates} keys; the largest logit. */
     private int sorted, candidates, vocab;
     private double max;
+    /** Per draw: whether every key has been written out, or only the first pass's best ones. */
+    private boolean allKeys;
 
     public Sampler(int vocab) {
         this.keys = new long[vocab];
@@ -66,15 +70,20 @@ public final class Sampler {
         if (temperature == 0f) {
             return argmax(logits, off, n);
         }
-        // candidates as keys that order by descending logit (ties: lower id first)
-        for (int i = 0; i < n; i++) {
-            int bits = Float.floatToIntBits(logits[off + i]);
-            int asc = bits ^ ((bits >> 31) & 0x7FFFFFFF);
-            keys[i] = ((long) ~asc << 32) | i;
-        }
         vocab = n;
         candidates = topK > 0 ? Math.min(topK, n) : n;
-        sorted = 0;
+        // the first candidates in one pass that keeps the best keys in a heap; every key only if the draw needs more
+        int first = Math.min(candidates, FIRST), size = 0;
+        for (int i = 0; i < n; i++) {
+            size = KeySort.offer(keys, size, first, key(logits[off + i], i));
+        }
+        KeySort.sortHeap(keys, size);
+        allKeys = false;
+        max = logits[off + (int) keys[0]];
+        for (int r = 0; r < first; r++) {
+            probs[r] = Math.exp((logits[off + (int) keys[r]] - max) / temperature);
+        }
+        sorted = first;
         double sum = 0;
         if (candidates < n) {
             order(candidates, logits, off);
@@ -82,7 +91,6 @@ public final class Sampler {
                 sum += probs[r];
             }
         } else {
-            order(1, logits, off);
             for (int i = 0; i < n; i++) {
                 sum += Math.exp((logits[off + i] - max) / temperature);
             }
@@ -115,18 +123,31 @@ public final class Sampler {
         return (int) keys[keep - 1];
     }
 
+    /** Orders by descending logit, ties by ascending id: the logit's bits made ascending, inverted, then the id. */
+    private static long key(float logit, int id) {
+        int bits = Float.floatToIntBits(logit);
+        int asc = bits ^ ((bits >> 31) & 0x7FFFFFFF);
+        return ((long) ~asc << 32) | id;
+    }
+
     /**
-     * Puts at least the first {@code upTo} candidates in order, with their probabilities: the next ones of the
-     * vocabulary's remaining keys, twice as many as are in order already (at least {@value #FIRST}).
+     * Puts at least the first {@code upTo} candidates in order, with their probabilities: twice as many as are
+     * in order already. The first time, every key is written out (the first pass kept only the best ones); the
+     * keys in order stay where they are, as the order is total.
      */
     private void order(int upTo, float[] logits, int off) {
         if (upTo <= sorted) {
             return;
         }
-        int from = sorted, to = Math.min(candidates, Math.max(upTo, Math.max(2 * from, FIRST)));
-        KeySort.smallest(keys, from, vocab, to - from);
-        if (from == 0) {
-            max = logits[off + (int) keys[0]];
+        int from = sorted, to = Math.min(candidates, Math.max(upTo, 2 * from));
+        if (!allKeys) {
+            for (int i = 0; i < vocab; i++) {
+                keys[i] = key(logits[off + i], i);
+            }
+            KeySort.smallest(keys, 0, vocab, to);
+            allKeys = true;
+        } else {
+            KeySort.smallest(keys, from, vocab, to - from);
         }
         for (int r = from; r < to; r++) {
             probs[r] = Math.exp((logits[off + (int) keys[r]] - max) / temperature);

@@ -87,6 +87,29 @@ class KeySortTest {
         }
     }
 
+    @Test
+    void offerKeepsTheSmallestKeysOfAStream() {
+        Random r = new Random(16);
+        for (int shape = 0; shape < SHAPES; shape++) {
+            for (int n : SIZES) {
+                for (int capacity : new int[] {0, 1, 5, 256, n + 3}) {
+                    long[] stream = keys(shape, n, r), heap = new long[capacity + 2];
+                    int size = 0;
+                    for (long key : stream) {
+                        size = KeySort.offer(heap, size, capacity, key);
+                    }
+                    KeySort.sortHeap(heap, size);
+                    long[] sorted = stream.clone();
+                    Arrays.sort(sorted);
+                    int m = Math.min(capacity, n);
+                    assertEquals(m, size, "shape " + shape + ", n " + n + ", capacity " + capacity);
+                    assertArrayEquals(Arrays.copyOf(sorted, m), Arrays.copyOf(heap, m),
+                            "shape " + shape + ", n " + n + ", capacity " + capacity);
+                }
+            }
+        }
+    }
+
     /** The fallbacks that bound the worst case: heapsort when the partition depth is spent, in both entries. */
     @Test
     void heapsortFallbackSortsAndSelects() {
@@ -138,7 +161,12 @@ class KeySortTest {
             System.arraycopy(a, 0, work, 0, a.length);
             KeySort.sort(work, 0, 4000 + i);
         }
+        int size = 0;
+        for (long key : a) {
+            size = KeySort.offer(work, size, 300, key);
+        }
+        KeySort.sortHeap(work, size);
         long allocated = threads.getThreadAllocatedBytes(id) - before;
-        assertEquals(0, allocated, "bytes allocated by 40 sorts and selections");
+        assertEquals(0, allocated, "bytes allocated by 40 sorts and selections and a streamed selection");
     }
 }
