@@ -168,26 +168,20 @@ public final class Sampler {
         return max + Math.log(s);
     }
 
-    /** The {@code ids.length} largest logits' ids, descending (ties: lower id first). O(n·k), k ≤ 20. */
+    /**
+     * The {@code ids.length} largest logits' ids, descending (ties: lower id first), -1 past the vocabulary's
+     * size: one pass through a heap of that many keys ({@link KeySort#offer}), where picking them one by one, as
+     * this did before, took one pass each (20 passes over 129,280 logits for top_logprobs = 20).
+     */
     public static void top(float[] logits, int off, int n, int[] ids) {
-        int k = ids.length;
-        for (int s = 0; s < k; s++) {
-            int best = -1;
-            for (int i = 0; i < n; i++) {
-                if ((best < 0 || logits[off + i] > logits[off + best]) && !chosen(ids, s, i)) {
-                    best = i;
-                }
-            }
-            ids[s] = best;
+        long[] heap = new long[ids.length];
+        int size = 0;
+        for (int i = 0; i < n; i++) {
+            size = KeySort.offer(heap, size, ids.length, key(logits[off + i], i));
         }
-    }
-
-    private static boolean chosen(int[] ids, int s, int i) {
-        for (int q = 0; q < s; q++) {
-            if (ids[q] == i) {
-                return true;
-            }
+        KeySort.sortHeap(heap, size);
+        for (int s = 0; s < ids.length; s++) {
+            ids[s] = s < size ? (int) heap[s] : -1;
         }
-        return false;
     }
 }

@@ -1,5 +1,6 @@
 package dev.moe4j.engine;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -113,6 +114,30 @@ class SamplerTest {
             rank += l[i] > l[id] || (l[i] == l[id] && i < id) ? 1 : 0;
         }
         return rank;
+    }
+
+    @Test
+    void topListsTheLargestLogitsInOrder() {
+        Random r = new Random(24);
+        for (int kind = 0; kind < 3; kind++) {
+            for (int k : new int[] {0, 1, 5, 20, 3003}) {
+                float[] l = logits(kind, 3000, r);
+                Integer[] all = new Integer[l.length];
+                for (int i = 0; i < l.length; i++) {
+                    all[i] = i;
+                }
+                Arrays.sort(all, (a, b) -> l[a] != l[b] ? Float.compare(l[b], l[a]) : a - b);
+                int[] want = new int[k];
+                for (int s = 0; s < k; s++) {
+                    want[s] = s < l.length ? all[s] : -1;
+                }
+                float[] padded = new float[l.length + 2];
+                System.arraycopy(l, 0, padded, 2, l.length);
+                int[] got = new int[k];
+                Sampler.top(padded, 2, l.length, got);
+                assertArrayEquals(want, got, "kind " + kind + ", k " + k);
+            }
+        }
     }
 
     @Test
