@@ -7,12 +7,12 @@ import java.util.SplittableRandom;
 /**
  * Picks the next token from logits: greedy at temperature 0 (ties → the lowest id), otherwise
  * softmax(logits / T) restricted to the top-k and then to the smallest set whose probability reaches
- * top-p, drawn from a seeded generator so that a seed reproduces a run. Buffers are sized once for
+ * top-p (top-p 1: every candidate), drawn from a seeded generator so that a seed reproduces a run. Buffers are sized once for
  * the vocabulary and reused across requests ({@link #configure}); sampling allocates nothing.
  *
  * <p>Only as many candidates are put in order as the draw needs: the first 256 in one pass over the logits
- * ({@link KeySort#offer}), more only when the nucleus or the draw walks past them (then every key, doubling
- * what is in order, {@link KeySort#smallest}). The whole vocabulary is summed for the softmax in id order,
+ * through a heap ({@link KeySort#offer}), more only when the nucleus or the draw walks past them
+ * ({@link #order}). The whole vocabulary is summed for the softmax in id order,
  * but the nucleus and the draw walk down from the most likely token and usually stop within the first few
  * dozen. Sorting all 129,280 keys of the V4 vocabulary, as this did before, took ~7-9 ms a token; a draw now
  * costs about one pass for the selection and one exp per token for the sum. With top-k, the k candidates are
@@ -20,8 +20,8 @@ import java.util.SplittableRandom;
  */
 public final class Sampler {
 
-    /** Candidates put in order by the first selection of a draw. */
-    private static final int FIRST = 256;
+    /** Candidates put in order by the first pass of a draw; past {@code DEEP} in order, the rest is sorted. */
+    private static final int FIRST = 256, DEEP = 4096;
 
     private float temperature, topP;
     private int topK;
@@ -33,8 +33,6 @@ public final class Sampler {
     /** Per draw: keys[0, sorted) in order with their probs, of the first {@code candidates} keys; the largest logit. */
     private int sorted, candidates, vocab;
     private double max;
-    /** Per draw: whether every key has been written out, or only the first pass's best ones. */
-    private boolean allKeys;
 
     public Sampler(int vocab) {
         this.keys = new long[vocab];
@@ -72,18 +70,8 @@ public final class Sampler {
         }
         vocab = n;
         candidates = topK > 0 ? Math.min(topK, n) : n;
-        // the first candidates in one pass that keeps the best keys in a heap; every key only if the draw needs more
-        int first = Math.min(candidates, FIRST), size = 0;
-        for (int i = 0; i < n; i++) {
-            size = KeySort.offer(keys, size, first, key(logits[off + i], i));
-        }
-        KeySort.sortHeap(keys, size);
-        allKeys = false;
-        max = logits[off + (int) keys[0]];
-        for (int r = 0; r < first; r++) {
-            probs[r] = Math.exp((logits[off + (int) keys[r]] - max) / temperature);
-        }
-        sorted = first;
+        sorted = 0;
+        order(1, logits, off);
         double sum = 0;
         if (candidates < n) {
             order(candidates, logits, off);
@@ -131,23 +119,41 @@ public final class Sampler {
     }
 
     /**
-     * Puts at least the first {@code upTo} candidates in order, with their probabilities: twice as many as are
-     * in order already. The first time, every key is written out (the first pass kept only the best ones); the
-     * keys in order stay where they are, as the order is total.
+     * Puts at least the first {@code upTo} candidates in order, with their probabilities. While fewer than
+     * {@value #DEEP} are, the next ones come from one pass over the logits through a heap at the end of the
+     * sorted keys ({@link KeySort#offer}; 256 first, then four times as many as are in order); past that, the
+     * walk is deep (flat logits) and the rest is written out once and sorted. The order is total (ties by id),
+     * so each pass takes exactly the keys after the last one in order.
      */
     private void order(int upTo, float[] logits, int off) {
         if (upTo <= sorted) {
             return;
         }
-        int from = sorted, to = Math.min(candidates, Math.max(upTo, 2 * from));
-        if (!allKeys) {
+        int from = sorted, to;
+        long after = from == 0 ? 0 : keys[from - 1];
+        if (from < DEEP) {
+            to = Math.min(candidates, Math.max(upTo, Math.max(4 * from, FIRST)));
+            int size = 0;
             for (int i = 0; i < vocab; i++) {
-                keys[i] = key(logits[off + i], i);
+                long k = key(logits[off + i], i);
+                if (from == 0 || k > after) {
+                    size = KeySort.offer(keys, from, size, to - from, k);
+                }
             }
-            KeySort.smallest(keys, 0, vocab, to);
-            allKeys = true;
+            KeySort.sortHeap(keys, from, size);
         } else {
-            KeySort.smallest(keys, from, vocab, to - from);
+            int rest = from;
+            for (int i = 0; i < vocab; i++) {
+                long k = key(logits[off + i], i);
+                if (k > after) {
+                    keys[rest++] = k;
+                }
+            }
+            to = candidates;
+            KeySort.smallest(keys, from, rest, to - from);
+        }
+        if (from == 0) {
+            max = logits[off + (int) keys[0]];
         }
         for (int r = from; r < to; r++) {
             probs[r] = Math.exp((logits[off + (int) keys[r]] - max) / temperature);
@@ -177,9 +183,9 @@ public final class Sampler {
         long[] heap = new long[ids.length];
         int size = 0;
         for (int i = 0; i < n; i++) {
-            size = KeySort.offer(heap, size, ids.length, key(logits[off + i], i));
+            size = KeySort.offer(heap, 0, size, ids.length, key(logits[off + i], i));
         }
-        KeySort.sortHeap(heap, size);
+        KeySort.sortHeap(heap, 0, size);
         for (int s = 0; s < ids.length; s++) {
             ids[s] = s < size ? (int) heap[s] : -1;
         }

@@ -78,34 +78,51 @@ class SamplerTest {
         return l;
     }
 
+    /** {@code draws} draws of the sampler against the naive rule; returns how many ranked {@code deep} or lower. */
+    private static int compare(float[] l, float t, float topP, int topK, long seed, int draws, int deep) {
+        Sampler s = new Sampler(l.length + 5, t, topP, topK, seed);
+        SplittableRandom ref = new SplittableRandom(seed);
+        float[] padded = new float[l.length + 5];                                // the logits at an offset
+        System.arraycopy(l, 0, padded, 5, l.length);
+        int n = 0;
+        for (int d = 0; d < draws; d++) {
+            int want = naive(l, t, topP, topK, ref);
+            int got = s.sample(padded, 5, l.length);
+            assertEquals(want, got, "T " + t + ", top_p " + topP + ", top_k " + topK + ", draw " + d);
+            n += rank(l, got) >= deep ? 1 : 0;
+        }
+        return n;
+    }
+
     @Test
     void drawsWhatTheNaiveFullSortDraws() {
         Random r = new Random(21);
-        int draws = 0, deep = 0;
+        int deep = 0;
         for (int kind = 0; kind < 3; kind++) {
             for (float t : new float[] {0.3f, 1f, 1.7f}) {
                 for (float topP : new float[] {1f, 0.95f, 0.5f, 0.05f}) {
                     for (int topK : new int[] {0, 1, 7, 300, 5000}) {
-                        float[] l = logits(kind, 3000, r);
-                        long seed = r.nextLong();
-                        Sampler s = new Sampler(l.length + 5, t, topP, topK, seed);
-                        SplittableRandom ref = new SplittableRandom(seed);
-                        for (int d = 0; d < 40; d++) {
-                            int want = naive(l, t, topP, topK, ref);
-                            float[] padded = new float[l.length + 5];                // the logits at an offset
-                            System.arraycopy(l, 0, padded, 5, l.length);
-                            int got = s.sample(padded, 5, l.length);
-                            assertEquals(want, got, "kind " + kind + ", T " + t + ", top_p " + topP + ", top_k "
-                                    + topK + ", draw " + d);
-                            draws++;
-                            deep += rank(l, got) >= 256 ? 1 : 0;
-                        }
+                        deep += compare(logits(kind, 3000, r), t, topP, topK, r.nextLong(), 40, 256);
                     }
                 }
             }
         }
-        // the flat logits must have sent draws past the first selection of 256, or the doubling went untested
-        assertTrue(deep > 100, deep + " of " + draws + " draws ranked 256th or lower");
+        // the flat logits must have sent draws past the first pass's 256, or the further passes went untested
+        assertTrue(deep > 100, deep + " draws ranked 256th or lower");
+    }
+
+    /** Past 4096 candidates in order the sampler sorts the rest: flat logits over 20,000 tokens walk that deep. */
+    @Test
+    void deepDrawsOverALargeVocabulary() {
+        Random r = new Random(25);
+        int deep = 0;
+        for (float topP : new float[] {1f, 0.9f}) {
+            for (int topK : new int[] {0, 9000}) {
+                deep += compare(logits(1, 20_000, r), 1f, topP, topK, r.nextLong(), 12, 4096);
+                compare(logits(0, 20_000, r), 1f, topP, topK, r.nextLong(), 12, 4096);
+            }
+        }
+        assertTrue(deep > 10, deep + " draws ranked 4096th or lower");
     }
 
     private static int rank(float[] l, int id) {

@@ -93,18 +93,20 @@ class KeySortTest {
         for (int shape = 0; shape < SHAPES; shape++) {
             for (int n : SIZES) {
                 for (int capacity : new int[] {0, 1, 5, 256, n + 3}) {
-                    long[] stream = keys(shape, n, r), heap = new long[capacity + 2];
+                    long[] stream = keys(shape, n, r), heap = new long[capacity + 5];
+                    heap[0] = heap[1] = 7;                                         // the heap starts at 2
                     int size = 0;
                     for (long key : stream) {
-                        size = KeySort.offer(heap, size, capacity, key);
+                        size = KeySort.offer(heap, 2, size, capacity, key);
                     }
-                    KeySort.sortHeap(heap, size);
+                    KeySort.sortHeap(heap, 2, size);
                     long[] sorted = stream.clone();
                     Arrays.sort(sorted);
                     int m = Math.min(capacity, n);
                     assertEquals(m, size, "shape " + shape + ", n " + n + ", capacity " + capacity);
-                    assertArrayEquals(Arrays.copyOf(sorted, m), Arrays.copyOf(heap, m),
+                    assertArrayEquals(Arrays.copyOf(sorted, m), Arrays.copyOfRange(heap, 2, 2 + m),
                             "shape " + shape + ", n " + n + ", capacity " + capacity);
+                    assertArrayEquals(new long[] {7, 7}, Arrays.copyOf(heap, 2), "the keys before the heap");
                 }
             }
         }
@@ -163,9 +165,9 @@ class KeySortTest {
         }
         int size = 0;
         for (long key : a) {
-            size = KeySort.offer(work, size, 300, key);
+            size = KeySort.offer(work, 0, size, 300, key);
         }
-        KeySort.sortHeap(work, size);
+        KeySort.sortHeap(work, 0, size);
         long allocated = threads.getThreadAllocatedBytes(id) - before;
         assertEquals(0, allocated, "bytes allocated by 40 sorts and selections and a streamed selection");
     }
