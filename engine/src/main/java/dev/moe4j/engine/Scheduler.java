@@ -3,6 +3,7 @@ package dev.moe4j.engine;
 import dev.moe4j.model.Batch;
 import dev.moe4j.model.V4Model;
 import dev.moe4j.model.V4State;
+import dev.moe4j.tensor.Parallel;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -63,6 +64,10 @@ public final class Scheduler implements AutoCloseable {
     private final Slot[] slots;
     private final Batch batch;
     private final Slot[] segSlot;
+    /** Per step: the slots whose answer gets its next token ({@link #pick}, then {@link #emit}). */
+    private final Slot[] emitting;
+    private int nEmitting;
+    private final Parallel.IntRangeConsumer pickTask = this::pick;
     private final float[] logits;
     private final ContextCache cache;
     private final V4Model.RowLogits scorer = this::score;
@@ -89,6 +94,7 @@ public final class Scheduler implements AutoCloseable {
         }
         this.batch = new Batch(model.maxChunk(), cfg.maxRunning());
         this.segSlot = new Slot[cfg.maxRunning()];
+        this.emitting = new Slot[cfg.maxRunning()];
         this.logits = new float[Math.multiplyExact(cfg.maxRunning(), vocab)];
         this.cache = new ContextCache(cfg.cacheBytes());
         this.loop = new Thread(this::run, "moe4j-scheduler");
@@ -211,6 +217,12 @@ public final class Scheduler implements AutoCloseable {
         int[] boundaries = new int[0];
         Map<Integer, ContextCache.Key> keys = Map.of();
         long lastTokenAt;
+        /** Per step, from {@link #pick}: the logits row, the token, the log-normaliser and alternatives, a failure. */
+        int emitOff, tok;
+        double lse;
+        int[] topIds = NO_IDS;
+        float[] topLps = NO_LOGPROBS;
+        RuntimeException pickFailure;
 
         Slot(V4State state) {
             this.state = state;
@@ -398,8 +410,21 @@ public final class Scheduler implements AutoCloseable {
                 saveAnswerUnit(s);
                 continue;
             }
-            emit(s, i * vocab);
+            s.emitOff = i * vocab;
+            emitting[nEmitting++] = s;
         }
+        // the slots' next tokens: picked in parallel (each its own logits row, sampler and constraint), then
+        // handed to the sinks in order on this thread
+        if (nEmitting > 1) {
+            Parallel.forEach(nEmitting, pickTask);
+        } else if (nEmitting == 1) {
+            pick(0, 1);
+        }
+        for (int i = 0; i < nEmitting; i++) {
+            emit(emitting[i]);
+            emitting[i] = null;
+        }
+        nEmitting = 0;
     }
 
     /**
@@ -433,17 +458,30 @@ public final class Scheduler implements AutoCloseable {
         return lse;
     }
 
-    /** Samples the next token of slot s from its logits row and hands it to the sink. */
-    private void emit(Slot s, int off) {
+    /**
+     * The next token of the slots {@code emitting[from, to)} from their logits rows: the log-probability
+     * alternatives (before penalties), penalties, the constraint's mask or forced token, the sampler. Touches
+     * only the slot, its request's constraint and its logits row, so slots can be picked on several threads.
+     */
+    private void pick(int from, int to) {
+        for (int e = from; e < to; e++) {
+            Slot s = emitting[e];
+            try {
+                pick(s);
+            } catch (RuntimeException ex) {
+                s.pickFailure = ex;
+            }
+        }
+    }
+
+    private void pick(Slot s) {
         Req q = s.req;
         GenerationParams p = q.r.params();
-        boolean wantLp = p.logprobs() || p.topLogprobs() > 0;
-        int[] topIds = p.topLogprobs() == 0 ? NO_IDS : new int[p.topLogprobs()];
-        float[] topLps = p.topLogprobs() == 0 ? NO_LOGPROBS : new float[p.topLogprobs()];
-        double lse = 0;
-        if (wantLp) {
-            lse = alternatives(logits, off, topIds, topLps);
-        }
+        int off = s.emitOff;
+        s.pickFailure = null;
+        s.topIds = p.topLogprobs() == 0 ? NO_IDS : new int[p.topLogprobs()];
+        s.topLps = p.topLogprobs() == 0 ? NO_LOGPROBS : new float[p.topLogprobs()];
+        s.lse = p.logprobs() || p.topLogprobs() > 0 ? alternatives(logits, off, s.topIds, s.topLps) : 0;
         for (int i = 0; i < s.nSeen; i++) {
             int id = s.seen[i];
             logits[off + id] -= p.presencePenalty() + p.frequencyPenalty() * s.counts[id];
@@ -455,21 +493,36 @@ public final class Scheduler implements AutoCloseable {
                 c.mask(logits, off, vocab);
             }
             tok = s.sampler.sample(logits, off, vocab);
-        } else if (tok >= vocab) {
+        }
+        s.tok = tok;
+    }
+
+    /** Hands slot s's picked token to the sink (or finishes it on an error), and counts it. */
+    private void emit(Slot s) {
+        Req q = s.req;
+        GenerationParams p = q.r.params();
+        int tok = s.tok, off = s.emitOff;
+        if (s.pickFailure != null) {
+            finish(s, TokenSink.FinishReason.ERROR, s.pickFailure);
+            return;
+        }
+        if (tok >= vocab) {
             finish(s, TokenSink.FinishReason.ERROR, new IllegalStateException("forced token " + tok
                     + " outside the vocabulary of " + vocab));
             return;
         }
+        TokenConstraint c = q.r.constraint();
         if (c != null) {
             c.accept(tok);
         }
+        boolean wantLp = p.logprobs() || p.topLogprobs() > 0;
         float lp = Float.NaN;
         if (wantLp) {
             double raw = logits[off + tok];
             if (s.counts[tok] > 0) {
                 raw += p.presencePenalty() + p.frequencyPenalty() * s.counts[tok];
             }
-            lp = (float) (raw - lse);
+            lp = (float) (raw - s.lse);
         }
         if (s.counts[tok]++ == 0) {
             s.seen[s.nSeen++] = tok;
@@ -483,7 +536,7 @@ public final class Scheduler implements AutoCloseable {
             itl.observe((now - s.lastTokenAt) / 1e9);
         }
         s.lastTokenAt = now;
-        boolean more = q.sink.onToken(tok, lp, topIds, topLps);
+        boolean more = q.sink.onToken(tok, lp, s.topIds, s.topLps);
         s.one[0] = tok;
         if (!p.ignoreEos() && tok == eos || !more) {
             finishAnswer(s, TokenSink.FinishReason.STOP);

@@ -311,6 +311,43 @@ class SchedulerTest {
         }
     }
 
+    /** A constraint that fails while the next tokens are picked (on a pool thread) ends its request alone. */
+    @Test
+    void aFailingConstraintEndsOnlyItsRequest() throws Exception {
+        TokenConstraint broken = new TokenConstraint() {
+            int seen;
+
+            public int forced() {
+                return -1;
+            }
+
+            public void mask(float[] logits, int off, int vocab) {
+                if (seen == 3) {
+                    throw new IllegalStateException("grammar lost its way");
+                }
+            }
+
+            public void accept(int token) {
+                seen++;
+            }
+        };
+        GenerationParams sampled = new GenerationParams(10, 0.9f, 0.95f, 40, 77, true);
+        int[] want = engine.generate(prompt(16, 8), sampled);
+        try (Scheduler s = new Scheduler(engine, Scheduler.Config.defaults())) {
+            Collect bad = new Collect(Integer.MAX_VALUE), good = new Collect(Integer.MAX_VALUE);
+            s.submit(new GenerationRequest(prompt(15, 8), sampled, null, null, broken), bad);
+            s.submit(new GenerationRequest(prompt(16, 8), sampled, null, null), good);
+            bad.done.get(30, TimeUnit.SECONDS);
+            good.done.get(30, TimeUnit.SECONDS);
+            assertEquals(TokenSink.FinishReason.ERROR, bad.reason);
+            assertEquals(3, bad.tokens.size(), "the tokens before the failure");
+            assertEquals(TokenSink.FinishReason.LENGTH, good.reason);
+            assertArrayEquals(want, good.ids(), "the other request, batched with the failing one");
+            assertEquals(TokenSink.FinishReason.LENGTH, run(s, new GenerationRequest(prompt(17, 4),
+                    new GenerationParams(3, 0f, 1f, 0, 0, true), null, null)).reason, "and the scheduler serves on");
+        }
+    }
+
     static Collect run(Scheduler s, GenerationRequest r) throws Exception {
         Collect c = new Collect(Integer.MAX_VALUE);
         s.submit(r, c);
