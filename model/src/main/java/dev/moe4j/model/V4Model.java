@@ -366,8 +366,6 @@ public final class V4Model implements AutoCloseable {
         final float[] csSwa, csCmp, csTmp;
         final float[] ckv, csc, centry;
         final float[] iq, iw;
-        /** one row's indexer query heads transposed, [ihd, IH padded], and head weights ({@link Indexer#transpose}) */
-        final float[] iqT, iwT;
         final float[] gateLogits, selW, xe, g, u, ye;
         final int[] sel, expertCount, expertStart, pairs, active;
         final double[] acc;
@@ -406,8 +404,6 @@ public final class V4Model implements AutoCloseable {
             centry = new float[Math.max(hd, c.indexHeadDim())];
             iq = new float[Math.multiplyExact(n, c.indexNHeads() * c.indexHeadDim())];
             iw = new float[n * c.indexNHeads()];
-            iqT = new float[Indexer.paddedHeads(c.indexNHeads()) * c.indexHeadDim()];
-            iwT = new float[Indexer.paddedHeads(c.indexNHeads())];
             int e = c.nRoutedExperts(), k = c.nActivatedExperts();
             gateLogits = new float[n * e];
             sel = new int[n * k];
@@ -1118,31 +1114,17 @@ public final class V4Model implements AutoCloseable {
     /**
      * Scores every compressed entry for row r at position p and appends the top-k entries as attention
      * rows, in descending score order; entries not yet visible to this row (a prefill's later groups)
-     * sort last and are masked. The visible entries are scored on the vector path, split over the pool
-     * when they are many ({@link Indexer#scores}, bit for bit {@link Indexer#score}, which the reference
-     * path takes).
+     * sort last and are masked.
      */
     private int indexerTopk(LayerState ls, int r, int p, int end, float[][] rows, int[] rowOff, int nc) {
         int ih = cfg.indexNHeads(), ihd = cfg.indexHeadDim(), hd = cfg.headDim();
         int total = end / 4, vis = (p + 1) / 4;
         int k = Math.min(cfg.indexTopk(), total);
         long[] keys = ls.idxKeys;
-        if (reference) {
-            for (int j = 0; j < vis; j++) {
-                keys[j] = Indexer.key(Indexer.score(ws.iq, r * ih * ihd, ws.iw, r * ih, ih, ihd, ls.icomp.cache,
-                        j * ihd, num), j);
-            }
-        } else {
-            Indexer.transpose(ws.iq, r * ih * ihd, ws.iw, r * ih, ih, ihd, ws.iqT, ws.iwT); // [ihd, IH padded]
-            scoring.ls = ls;
-            if ((long) vis * ih * ihd < PARALLEL_MIN_MACS) {
-                scoring.accept(0, vis);
-            } else {
-                Parallel.forRange(vis, scoring);
-            }
-        }
-        for (int j = vis; j < total; j++) {
-            keys[j] = Indexer.key(Float.NEGATIVE_INFINITY, j);
+        for (int j = 0; j < total; j++) {
+            float score = j >= vis ? Float.NEGATIVE_INFINITY
+                    : Indexer.score(ws.iq, r * ih * ihd, ws.iw, r * ih, ih, ihd, ls.icomp.cache, j * ihd, num);
+            keys[j] = Indexer.key(score, j);
         }
         KeySort.smallest(keys, 0, total, k);                                    // only the k best, in order
         for (int i = 0; i < k; i++, nc++) {
@@ -1152,19 +1134,6 @@ public final class V4Model implements AutoCloseable {
         }
         return nc;
     }
-
-    /** Ranges of the visible compressed entries scored for one row ({@link #indexerTopk}). */
-    private final class Scoring implements Parallel.IntRangeConsumer {
-        LayerState ls;
-
-        @Override
-        public void accept(int j0, int j1) {
-            Indexer.scores(ws.iqT, ws.iwT, cfg.indexNHeads(), cfg.indexHeadDim(), ls.icomp.cache, j0, j1, num,
-                    ls.idxKeys);
-        }
-    }
-
-    private final Scoring scoring = new Scoring();
 
     // ------------------------------------------------------------------ MoE
 
