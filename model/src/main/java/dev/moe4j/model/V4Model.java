@@ -1121,10 +1121,14 @@ public final class V4Model implements AutoCloseable {
         int total = end / 4, vis = (p + 1) / 4;
         int k = Math.min(cfg.indexTopk(), total);
         long[] keys = ls.idxKeys;
-        for (int j = 0; j < total; j++) {
-            float score = j >= vis ? Float.NEGATIVE_INFINITY
-                    : Indexer.score(ws.iq, r * ih * ihd, ws.iw, r * ih, ih, ihd, ls.icomp.cache, j * ihd, num);
-            keys[j] = Indexer.key(score, j);
+        scoring.set(ls, r);
+        if ((long) vis * ih * ihd < PARALLEL_MIN_MACS) {
+            scoring.accept(0, vis);
+        } else {
+            Parallel.forRange(vis, scoring);                   // 512 entries at position 2048: ~3 ms on one thread
+        }
+        for (int j = vis; j < total; j++) {
+            keys[j] = Indexer.key(Float.NEGATIVE_INFINITY, j);
         }
         KeySort.smallest(keys, 0, total, k);                                    // only the k best, in order
         for (int i = 0; i < k; i++, nc++) {
@@ -1134,6 +1138,28 @@ public final class V4Model implements AutoCloseable {
         }
         return nc;
     }
+
+    /** The indexer scores of one row's visible compressed entries, by ranges ({@link #indexerTopk}). */
+    private final class Scoring implements Parallel.IntRangeConsumer {
+        LayerState ls;
+        int r;
+
+        void set(LayerState ls, int r) {
+            this.ls = ls;
+            this.r = r;
+        }
+
+        @Override
+        public void accept(int j0, int j1) {
+            int ih = cfg.indexNHeads(), ihd = cfg.indexHeadDim();
+            for (int j = j0; j < j1; j++) {
+                ls.idxKeys[j] = Indexer.key(Indexer.score(ws.iq, r * ih * ihd, ws.iw, r * ih, ih, ihd,
+                        ls.icomp.cache, j * ihd, num), j);
+            }
+        }
+    }
+
+    private final Scoring scoring = new Scoring();
 
     // ------------------------------------------------------------------ MoE
 
