@@ -7,8 +7,9 @@ import java.util.SplittableRandom;
 /**
  * Picks the next token from logits: greedy at temperature 0 (ties → the lowest id), otherwise
  * softmax(logits / T) restricted to the top-k and then to the smallest set whose probability reaches
- * top-p (top-p 1: every candidate), drawn from a seeded generator so that a seed reproduces a run. Buffers are sized once for
- * the vocabulary and reused across requests ({@link #configure}); sampling allocates nothing.
+ * top-p (top-p 1: every candidate), drawn from a seeded generator so that a seed reproduces a run. Buffers
+ * are sized once for the vocabulary and reused across requests ({@link #configure}); sampling allocates
+ * nothing.
  *
  * <p>Only as many candidates are put in order as the draw needs: the first 256 in one pass over the logits
  * through a heap ({@link KeySort#offer}), more only when the nucleus or the draw walks past them
@@ -26,7 +27,7 @@ public final class Sampler {
     private float temperature, topP;
     private int topK;
     private SplittableRandom random;
-    /** Candidate keys ({@link #key}), best first from index 0 up to {@link #sorted}. */
+    /** Candidate keys ({@link KeySort#descending}), best first from index 0 up to {@link #sorted}. */
     private final long[] keys;
     /** exp((logit − max) / T) of the sorted candidates, in their order */
     private final double[] probs;
@@ -111,13 +112,6 @@ public final class Sampler {
         return (int) keys[keep - 1];
     }
 
-    /** Orders by descending logit, ties by ascending id: the logit's bits made ascending, inverted, then the id. */
-    private static long key(float logit, int id) {
-        int bits = Float.floatToIntBits(logit);
-        int asc = bits ^ ((bits >> 31) & 0x7FFFFFFF);
-        return ((long) ~asc << 32) | id;
-    }
-
     /**
      * Puts at least the first {@code upTo} candidates in order, with their probabilities. While fewer than
      * {@value #DEEP} are, the next ones come from one pass over the logits through a heap at the end of the
@@ -135,7 +129,7 @@ public final class Sampler {
             to = Math.min(candidates, Math.max(upTo, Math.max(4 * from, FIRST)));
             int size = 0;
             for (int i = 0; i < vocab; i++) {
-                long k = key(logits[off + i], i);
+                long k = KeySort.descending(logits[off + i], i);
                 if (from == 0 || k > after) {
                     size = KeySort.offer(keys, from, size, to - from, k);
                 }
@@ -144,7 +138,7 @@ public final class Sampler {
         } else {
             int rest = from;
             for (int i = 0; i < vocab; i++) {
-                long k = key(logits[off + i], i);
+                long k = KeySort.descending(logits[off + i], i);
                 if (k > after) {
                     keys[rest++] = k;
                 }
@@ -183,7 +177,7 @@ public final class Sampler {
         long[] heap = new long[ids.length];
         int size = 0;
         for (int i = 0; i < n; i++) {
-            size = KeySort.offer(heap, 0, size, ids.length, key(logits[off + i], i));
+            size = KeySort.offer(heap, 0, size, ids.length, KeySort.descending(logits[off + i], i));
         }
         KeySort.sortHeap(heap, 0, size);
         for (int s = 0; s < ids.length; s++) {

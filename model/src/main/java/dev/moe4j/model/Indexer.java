@@ -1,5 +1,7 @@
 package dev.moe4j.model;
 
+import dev.moe4j.tensor.KeySort;
+
 /**
  * The lightning indexer's scoring and selection: {@code score_j = Σ_h w_h · relu(q_h · K_j)} with the
  * official bf16 rounding after the dot, after the weighting and after the head sum, then the top-k
@@ -27,9 +29,7 @@ public final class Indexer {
 
     /** A sort key that orders by descending score, then ascending index. */
     public static long key(float score, int index) {
-        int bits = Float.floatToIntBits(score);
-        int asc = bits ^ ((bits >> 31) & 0x7FFFFFFF);                            // order-preserving int of the float
-        return ((long) ~asc << 32) | index;
+        return KeySort.descending(score, index);
     }
 
     public static int index(long key) {

@@ -25,6 +25,16 @@ public final class KeySort {
     private KeySort() {
     }
 
+    /**
+     * A key that orders by descending value, then ascending id: the float's bits made order-preserving, inverted,
+     * above the id. The indexer's entries and the sampler's candidates are ranked with it.
+     */
+    public static long descending(float value, int id) {
+        int bits = Float.floatToIntBits(value);
+        int asc = bits ^ ((bits >> 31) & 0x7FFFFFFF);
+        return ((long) ~asc << 32) | id;
+    }
+
     /** Sorts {@code a[from, to)} ascending. */
     public static void sort(long[] a, int from, int to) {
         Objects.checkFromToIndex(from, to, a.length);
